@@ -1,0 +1,505 @@
+//! A participant in a room: the dispatcher that routes incoming packets to the RPC engine
+//! and the data-stream layer, and the public API (RPC, streams, presence).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+
+use crate::error::{Error, RpcError};
+use crate::proto::{self, data_packet, DataPacket};
+use crate::room::{Connection, JoinOptions, RemoteParticipant, RoomEvent, Transport};
+use crate::rpc::{self, client::RpcClient, server::RpcServer, PerformRpcData, RpcInvocationData};
+use crate::streams::incoming::{IncomingStreams, Opened};
+use crate::streams::outgoing::{self, HeaderSpec};
+use crate::streams::{
+    ByteStreamReader, ByteStreamWriter, SendBytesOptions, SendTextOptions, SentStream, StreamError,
+    StreamOptions, TextStreamReader, TextStreamWriter,
+};
+
+type TextHandler = Arc<dyn Fn(TextStreamReader) + Send + Sync>;
+type ByteHandler = Arc<dyn Fn(ByteStreamReader) + Send + Sync>;
+
+/// Counts of live state inside a participant, to check that nothing leaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Diagnostics {
+    /// Outgoing calls waiting for an answer.
+    pub pending_calls: usize,
+    /// Incoming streams still being received.
+    pub open_incoming_streams: usize,
+    /// Handler invocations running.
+    pub running_handlers: usize,
+}
+
+/// Everything a participant is; shared by its handles and its dispatcher.
+pub(crate) struct Core {
+    identity: String,
+    options: JoinOptions,
+    pub(crate) transport: Arc<dyn Transport>,
+    remotes: Mutex<HashMap<String, RemoteParticipant>>,
+    presence: Notify,
+    streams: Mutex<IncomingStreams>,
+    text_handlers: Mutex<HashMap<String, TextHandler>>,
+    byte_handlers: Mutex<HashMap<String, ByteHandler>>,
+    pub(crate) rpc_client: Arc<RpcClient>,
+    pub(crate) rpc_server: RpcServer,
+    connected: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Core {
+    pub(crate) fn client_protocol(&self) -> i32 {
+        self.options.client_protocol
+    }
+
+    pub(crate) fn remote(&self, identity: &str) -> Option<RemoteParticipant> {
+        lock(&self.remotes).get(identity).cloned()
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    fn speaks_rpc_v2(&self) -> bool {
+        self.options.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+    }
+
+    fn eligibility(&self, destinations: &[String]) -> outgoing::Eligibility {
+        outgoing::eligibility(
+            self.options.client_protocol,
+            self.options.compression_enabled(),
+            destinations,
+            &lock(&self.remotes),
+        )
+    }
+
+    /// `sendText` as the RPC engine uses it.
+    pub(crate) async fn send_text_internal(
+        &self,
+        text: &str,
+        topic: &str,
+        attributes: HashMap<String, String>,
+        destinations: Vec<String>,
+    ) -> Result<SentStream, StreamError> {
+        let options = SendTextOptions {
+            topic: topic.to_owned(),
+            attributes,
+            destination_identities: destinations,
+            ..Default::default()
+        };
+        self.send_text(text, options).await
+    }
+
+    async fn send_text(
+        &self,
+        text: &str,
+        options: SendTextOptions,
+    ) -> Result<SentStream, StreamError> {
+        let eligibility = self.eligibility(&options.destination_identities);
+        let spec = HeaderSpec {
+            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
+            topic: options.topic,
+            mime_type: "text/plain".into(),
+            attributes: options.attributes,
+            content: outgoing::text_content(),
+            destinations: options.destination_identities,
+        };
+        outgoing::send_payload(
+            self.transport.as_ref(),
+            spec,
+            text.as_bytes(),
+            true,
+            eligibility,
+            options.compress,
+        )
+        .await
+    }
+
+    fn handle_event(self: &Arc<Self>, event: RoomEvent) {
+        match event {
+            RoomEvent::Data(packet) => self.handle_packet(*packet),
+            RoomEvent::ParticipantJoined(remote) => {
+                lock(&self.remotes).insert(remote.identity.clone(), remote);
+                self.presence.notify_waiters();
+            }
+            RoomEvent::ParticipantLeft(identity) => {
+                lock(&self.remotes).remove(&identity);
+                lock(&self.streams).sender_left(&identity);
+                self.rpc_client.participant_left(&identity);
+                self.presence.notify_waiters();
+            }
+        }
+    }
+
+    fn handle_packet(self: &Arc<Self>, packet: DataPacket) {
+        let sender = packet.participant_identity;
+        let Some(value) = packet.value else {
+            tracing::warn!(sender, "data packet without a value dropped");
+            return;
+        };
+        match value {
+            data_packet::Value::RpcRequest(request) => {
+                rpc::server::handle_request_packet(self, sender, request)
+            }
+            data_packet::Value::RpcAck(ack) => self.rpc_client.handle_ack(&ack.request_id),
+            data_packet::Value::RpcResponse(response) => {
+                self.rpc_client.handle_response_packet(response)
+            }
+            data_packet::Value::StreamHeader(header) => {
+                let opened = lock(&self.streams).handle_header(&sender, header);
+                if let Some(opened) = opened {
+                    self.route_stream(sender, opened);
+                }
+            }
+            data_packet::Value::StreamChunk(chunk) => {
+                lock(&self.streams).handle_chunk(&sender, chunk)
+            }
+            data_packet::Value::StreamTrailer(trailer) => {
+                lock(&self.streams).handle_trailer(&sender, trailer)
+            }
+            data_packet::Value::EncryptedPacket(_) => tracing::warn!(
+                sender,
+                "encrypted data packet dropped: end-to-end encryption is not supported"
+            ),
+            _ => tracing::debug!(sender, "data packet of a kind RPC does not use ignored"),
+        }
+    }
+
+    fn route_stream(self: &Arc<Self>, sender: String, opened: Opened) {
+        match opened {
+            Opened::Text(reader) => {
+                let topic = reader.info().topic.clone();
+                if self.speaks_rpc_v2() && topic == proto::RPC_REQUEST_TOPIC {
+                    rpc::server::handle_request_stream(self, sender, reader);
+                } else if self.speaks_rpc_v2() && topic == proto::RPC_RESPONSE_TOPIC {
+                    self.rpc_client.handle_response_stream(&sender, reader);
+                } else if let Some(handler) = lock(&self.text_handlers).get(&topic).cloned() {
+                    handler(reader);
+                }
+            }
+            Opened::Bytes(reader) => {
+                let topic = reader.info().topic.clone();
+                if let Some(handler) = lock(&self.byte_handlers).get(&topic).cloned() {
+                    handler(reader);
+                }
+            }
+        }
+    }
+
+    fn leave(&self) {
+        if self.connected.swap(false, Ordering::SeqCst) {
+            self.transport.leave();
+            self.rpc_client.local_left();
+            lock(&self.streams).close_all("the local participant left the room");
+            self.presence.notify_waiters();
+        }
+    }
+}
+
+fn new_stream_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Leaves the room when the last [`Participant`] handle is dropped.
+struct Handle {
+    core: Arc<Core>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.core.leave();
+    }
+}
+
+/// A participant in a room. Cheap to clone; when the last clone is dropped (or on
+/// [`Participant::leave`]) it leaves and everyone else sees it go.
+#[derive(Clone)]
+pub struct Participant {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Participant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Participant")
+            .field("identity", &self.core().identity)
+            .field("client_protocol", &self.core().options.client_protocol)
+            .finish()
+    }
+}
+
+async fn dispatch(core: Arc<Core>, mut events: mpsc::UnboundedReceiver<RoomEvent>) {
+    while let Some(event) = events.recv().await {
+        core.handle_event(event);
+    }
+    // The room closed our link (left, replaced by a newer join, or the bridge dropped).
+    core.leave();
+}
+
+impl Participant {
+    /// A participant on top of a room connection. Must be called inside a tokio runtime:
+    /// it spawns the task that dispatches incoming packets.
+    pub fn new(connection: Connection) -> Self {
+        let Connection {
+            identity,
+            options,
+            transport,
+            events,
+            present,
+        } = connection;
+        let mut streams = IncomingStreams::new(
+            options.stream_limits.clone(),
+            options.client_protocol,
+            options.compression_enabled(),
+        );
+        if options.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC {
+            streams.claim_topic(proto::RPC_REQUEST_TOPIC, true);
+            streams.claim_topic(proto::RPC_RESPONSE_TOPIC, true);
+        }
+        let core = Arc::new(Core {
+            identity,
+            options,
+            transport,
+            remotes: Mutex::new(
+                present
+                    .into_iter()
+                    .map(|r| (r.identity.clone(), r))
+                    .collect(),
+            ),
+            presence: Notify::new(),
+            streams: Mutex::new(streams),
+            text_handlers: Mutex::default(),
+            byte_handlers: Mutex::default(),
+            rpc_client: Arc::default(),
+            rpc_server: RpcServer::default(),
+            connected: AtomicBool::new(true),
+        });
+        tokio::spawn(dispatch(core.clone(), events));
+        Self {
+            handle: Arc::new(Handle { core }),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.handle.core
+    }
+
+    /// Our identity.
+    pub fn identity(&self) -> &str {
+        &self.core().identity
+    }
+
+    /// The client protocol we advertise (and speak).
+    pub fn client_protocol(&self) -> i32 {
+        self.core().options.client_protocol
+    }
+
+    /// What we advertised when joining.
+    pub fn join_options(&self) -> &JoinOptions {
+        &self.core().options
+    }
+
+    /// Whether we are still in the room.
+    pub fn is_connected(&self) -> bool {
+        self.core().is_connected()
+    }
+
+    /// The other participants as we know them.
+    pub fn remote_participants(&self) -> Vec<RemoteParticipant> {
+        let mut all: Vec<_> = lock(&self.core().remotes).values().cloned().collect();
+        all.sort_by(|a, b| a.identity.cmp(&b.identity));
+        all
+    }
+
+    /// Another participant, if it is in the room.
+    pub fn remote_participant(&self, identity: &str) -> Option<RemoteParticipant> {
+        self.core().remote(identity)
+    }
+
+    /// Waits until `identity` is in the room (calling a peer before it arrives is the most
+    /// common cause of `CONNECTION_TIMEOUT`). Returns `None` after `timeout`.
+    pub async fn wait_for_participant(
+        &self,
+        identity: &str,
+        timeout: Duration,
+    ) -> Option<RemoteParticipant> {
+        let core = self.core();
+        let wait = async {
+            loop {
+                let notified = core.presence.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(remote) = core.remote(identity) {
+                    return remote;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
+    }
+
+    /// Calls `method` on another participant and waits for its answer.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use livekit_typed_rpc::{MemoryRoom, PerformRpcData, RpcInvocationData};
+    /// let room = MemoryRoom::new();
+    /// let alice = room.join("alice").await.unwrap();
+    /// let bob = room.join("bob").await.unwrap();
+    /// alice.register_rpc_method("echo", |data: RpcInvocationData| async move { Ok(data.payload) }).unwrap();
+    /// let reply = bob.perform_rpc(PerformRpcData {
+    ///     destination_identity: "alice".into(), method: "echo".into(), payload: "hi".into(),
+    ///     ..Default::default() }).await;
+    /// assert_eq!(reply.unwrap(), "hi");
+    /// # }
+    /// ```
+    pub async fn perform_rpc(&self, data: PerformRpcData) -> Result<String, RpcError> {
+        rpc::client::perform(self.core(), data).await
+    }
+
+    /// Serves `method`; fails if it already has a handler.
+    pub fn register_rpc_method<F, Fut>(&self, method: &str, handler: F) -> Result<(), Error>
+    where
+        F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
+    {
+        self.core().rpc_server.register(method, handler)
+    }
+
+    /// Stops serving `method`; returns whether it was registered.
+    pub fn unregister_rpc_method(&self, method: &str) -> bool {
+        self.core().rpc_server.unregister(method)
+    }
+
+    /// Sends a complete text stream: one inline packet, a compressed stream or a chunked
+    /// stream, whichever the recipients support, as the reference SDK decides.
+    pub async fn send_text(
+        &self,
+        text: &str,
+        options: SendTextOptions,
+    ) -> Result<SentStream, StreamError> {
+        self.core().send_text(text, options).await
+    }
+
+    /// Sends a complete byte stream, chosen like [`Participant::send_text`].
+    pub async fn send_bytes(
+        &self,
+        data: &[u8],
+        options: SendBytesOptions,
+    ) -> Result<SentStream, StreamError> {
+        let core = self.core();
+        let eligibility = core.eligibility(&options.destination_identities);
+        let spec = HeaderSpec {
+            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
+            topic: options.topic,
+            mime_type: options.mime_type,
+            attributes: options.attributes,
+            content: outgoing::byte_content(options.name),
+            destinations: options.destination_identities,
+        };
+        outgoing::send_payload(
+            core.transport.as_ref(),
+            spec,
+            data,
+            false,
+            eligibility,
+            options.compress,
+        )
+        .await
+    }
+
+    /// Opens an incremental text stream (never inline, never compressed).
+    pub async fn stream_text(
+        &self,
+        options: StreamOptions,
+    ) -> Result<TextStreamWriter, StreamError> {
+        let spec = HeaderSpec {
+            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
+            topic: options.topic,
+            mime_type: options.mime_type.unwrap_or_else(|| "text/plain".into()),
+            attributes: options.attributes,
+            content: outgoing::text_content(),
+            destinations: options.destination_identities,
+        };
+        TextStreamWriter::open(self.core().transport.clone(), spec, options.total_length).await
+    }
+
+    /// Opens an incremental byte stream (never inline, never compressed).
+    pub async fn stream_bytes(
+        &self,
+        options: StreamOptions,
+    ) -> Result<ByteStreamWriter, StreamError> {
+        let spec = HeaderSpec {
+            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
+            topic: options.topic,
+            mime_type: options
+                .mime_type
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            attributes: options.attributes,
+            content: outgoing::byte_content(options.name.unwrap_or_else(|| "unknown".into())),
+            destinations: options.destination_identities,
+        };
+        ByteStreamWriter::open(self.core().transport.clone(), spec, options.total_length).await
+    }
+
+    /// Receives text streams on `topic`: `handler` gets each stream's reader as its header
+    /// arrives (spawn a task to read it). The RPC topics are taken.
+    pub fn register_text_stream_handler<F>(&self, topic: &str, handler: F) -> Result<(), Error>
+    where
+        F: Fn(TextStreamReader) + Send + Sync + 'static,
+    {
+        if !lock(&self.core().streams).claim_topic(topic, true) {
+            return Err(Error::HandlerAlreadyRegistered(topic.to_owned()));
+        }
+        lock(&self.core().text_handlers).insert(topic.to_owned(), Arc::new(handler));
+        Ok(())
+    }
+
+    /// Receives byte streams on `topic`, like [`Participant::register_text_stream_handler`].
+    pub fn register_byte_stream_handler<F>(&self, topic: &str, handler: F) -> Result<(), Error>
+    where
+        F: Fn(ByteStreamReader) + Send + Sync + 'static,
+    {
+        if !lock(&self.core().streams).claim_topic(topic, false) {
+            return Err(Error::HandlerAlreadyRegistered(topic.to_owned()));
+        }
+        lock(&self.core().byte_handlers).insert(topic.to_owned(), Arc::new(handler));
+        Ok(())
+    }
+
+    /// Stops receiving text streams on `topic`.
+    pub fn unregister_text_stream_handler(&self, topic: &str) {
+        if lock(&self.core().text_handlers).remove(topic).is_some() {
+            lock(&self.core().streams).release_topic(topic, true);
+        }
+    }
+
+    /// Stops receiving byte streams on `topic`.
+    pub fn unregister_byte_stream_handler(&self, topic: &str) {
+        if lock(&self.core().byte_handlers).remove(topic).is_some() {
+            lock(&self.core().streams).release_topic(topic, false);
+        }
+    }
+
+    /// Counts of live internal state (pending calls, open streams, running handlers).
+    pub fn diagnostics(&self) -> Diagnostics {
+        let core = self.core();
+        Diagnostics {
+            pending_calls: core.rpc_client.pending_count(),
+            open_incoming_streams: lock(&core.streams).open_count(),
+            running_handlers: core.rpc_server.running_count(),
+        }
+    }
+
+    /// Leaves the room. Pending calls fail, open incoming streams end abnormally, and
+    /// everyone else sees us leave.
+    pub async fn leave(&self) {
+        self.core().leave();
+        tokio::task::yield_now().await;
+    }
+}

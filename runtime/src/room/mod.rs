@@ -1,0 +1,164 @@
+//! The seam the engine runs on ([`Transport`] and [`Connection`]), what a participant
+//! advertises ([`JoinOptions`]), and the in-process [`MemoryRoom`].
+
+mod memory;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::proto::{self, DataPacket};
+use crate::streams::StreamLimits;
+
+pub use memory::{MemoryRoom, RecordedPacket, RoomConfig};
+
+/// A boxed, sendable future, as [`Transport`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How a participant presents itself to the room.
+///
+/// `client_protocol` is both what the participant advertises and the most it speaks, so a
+/// room can mix participants that behave like SDKs from before RPC v2 (0), with RPC v2 but
+/// data streams v1 (1), and with everything (2).
+///
+/// ```
+/// use livekit_typed_rpc::JoinOptions;
+/// let legacy = JoinOptions { client_protocol: 0, compression: false, ..Default::default() };
+/// assert!(legacy.capabilities().is_empty());
+/// assert_eq!(JoinOptions::default().client_protocol, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinOptions {
+    /// 0, 1 or 2 (default 2).
+    pub client_protocol: i32,
+    /// Advertise and accept raw-DEFLATE compressed streams (default `true`; needs protocol 2).
+    pub compression: bool,
+    /// Limits on incoming streams.
+    pub stream_limits: StreamLimits,
+}
+
+impl Default for JoinOptions {
+    fn default() -> Self {
+        Self {
+            client_protocol: proto::CLIENT_PROTOCOL_DATA_STREAM_V2,
+            compression: true,
+            stream_limits: StreamLimits::default(),
+        }
+    }
+}
+
+impl JoinOptions {
+    /// Whether compression is really in effect (it needs data streams v2).
+    pub fn compression_enabled(&self) -> bool {
+        self.compression && self.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_V2
+    }
+
+    /// The `ClientInfo.Capability` values this participant advertises.
+    pub fn capabilities(&self) -> Vec<i32> {
+        if self.compression_enabled() {
+            vec![proto::CAP_COMPRESSION_DEFLATE_RAW]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Another participant in the room, as its `ParticipantInfo` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteParticipant {
+    /// Its identity.
+    pub identity: String,
+    /// Its session id, set by the room.
+    pub sid: String,
+    /// The client protocol it advertises (0 if it advertises none).
+    pub client_protocol: i32,
+    /// The `ClientInfo.Capability` values it advertises.
+    pub capabilities: Vec<i32>,
+}
+
+impl RemoteParticipant {
+    /// Whether it accepts raw-DEFLATE compressed streams.
+    pub fn supports_deflate_raw(&self) -> bool {
+        self.capabilities
+            .contains(&proto::CAP_COMPRESSION_DEFLATE_RAW)
+    }
+
+    /// Reads a `ParticipantInfo`.
+    pub fn from_info(info: &proto::ParticipantInfo) -> Self {
+        Self {
+            identity: info.identity.clone(),
+            sid: info.sid.clone(),
+            client_protocol: info.client_protocol,
+            capabilities: info.capabilities.clone(),
+        }
+    }
+
+    /// The `ParticipantInfo` describing it.
+    pub fn to_info(&self, state: proto::participant_info::State) -> proto::ParticipantInfo {
+        proto::ParticipantInfo {
+            sid: self.sid.clone(),
+            identity: self.identity.clone(),
+            state: state as i32,
+            client_protocol: self.client_protocol,
+            capabilities: self.capabilities.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Why a packet could not be published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The participant is no longer in the room.
+    #[error("not connected to the room")]
+    Disconnected,
+    /// The packet exceeds the data channel's message size.
+    #[error("data packet of {size} bytes exceeds the data channel limit of {max} bytes")]
+    MessageTooLarge {
+        /// Encoded size of the packet.
+        size: usize,
+        /// The room's limit.
+        max: usize,
+    },
+    /// Any other failure (for example a broken bridge connection).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a participant's connection delivers, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomEvent {
+    /// A packet from another participant; `participant_identity` is the sender's.
+    Data(Box<DataPacket>),
+    /// A participant joined (or was present when we joined).
+    ParticipantJoined(RemoteParticipant),
+    /// A participant left.
+    ParticipantLeft(String),
+}
+
+/// The sending half of a participant's link to its room.
+pub trait Transport: Send + Sync + 'static {
+    /// Publishes a packet; the room stamps the sender and routes it by
+    /// `destination_identities` (empty: everyone else).
+    fn publish(&self, packet: DataPacket) -> BoxFuture<'_, Result<(), TransportError>>;
+
+    /// Leaves the room; everyone else sees `ParticipantLeft`.
+    fn leave(&self);
+}
+
+/// A participant's link to a room: what it publishes through and what it receives.
+pub struct Connection {
+    /// Our identity in the room.
+    pub identity: String,
+    /// What we advertised when joining.
+    pub options: JoinOptions,
+    /// Where packets go.
+    pub transport: Arc<dyn Transport>,
+    /// Packets, joins and leaves, in delivery order; ends when we are out of the room.
+    pub events: mpsc::UnboundedReceiver<RoomEvent>,
+    /// Participants already present when we joined.
+    pub present: Vec<RemoteParticipant>,
+}

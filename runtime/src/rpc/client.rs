@@ -1,0 +1,356 @@
+//! Caller side: request ids, pending state registered before publishing, the ack timer
+//! (started before publishing) and the response timer (started after), transport choice
+//! from the destination's advertised protocol, and exactly-once settlement.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::error::{RpcError, RpcErrorCode};
+use crate::participant::Core;
+use crate::proto::{self, data_packet, rpc_response, RpcRequest, RpcResponse};
+use crate::rpc::diagnosis::{millis, CallDiagnosis, Transport};
+use crate::rpc::{PerformRpcData, MIN_WIRE_RESPONSE_TIMEOUT};
+use crate::streams::TextStreamReader;
+
+/// How a pending call ended, as seen by the dispatcher.
+enum Settlement {
+    Response(Result<String, RpcError>),
+    DestinationLeft,
+    LocalLeft,
+}
+
+struct Pending {
+    destination: String,
+    ack: Option<oneshot::Sender<()>>,
+    settle: oneshot::Sender<Settlement>,
+}
+
+/// Calls in flight from one participant.
+#[derive(Default)]
+pub(crate) struct RpcClient {
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl RpcClient {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn pending_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub(crate) fn handle_ack(&self, request_id: &str) {
+        let mut pending = self.lock();
+        match pending.get_mut(request_id).and_then(|p| p.ack.take()) {
+            Some(ack) => {
+                let _ = ack.send(());
+            }
+            None => tracing::warn!(request_id, "Ack received for unexpected RPC request"),
+        }
+    }
+
+    pub(crate) fn handle_response_packet(&self, response: RpcResponse) {
+        match response.value {
+            Some(rpc_response::Value::Payload(payload)) => {
+                self.settle(&response.request_id, Settlement::Response(Ok(payload)))
+            }
+            Some(rpc_response::Value::Error(error)) => self.settle(
+                &response.request_id,
+                Settlement::Response(Err(RpcError::from_proto(error))),
+            ),
+            Some(rpc_response::Value::CompressedPayload(_)) | None => tracing::warn!(
+                request_id = %response.request_id,
+                "RpcResponse without payload or error (compressed_payload is not part of RPC v2) ignored"
+            ),
+        }
+    }
+
+    /// An `lk.rpc_response` stream opened; read it unless it comes from the wrong sender.
+    pub(crate) fn handle_response_stream(
+        self: &std::sync::Arc<Self>,
+        sender: &str,
+        reader: TextStreamReader,
+    ) {
+        let attributes = reader.attributes();
+        let Some(request_id) = attributes.get(proto::ATTR_REQUEST_ID).cloned() else {
+            tracing::warn!(
+                sender,
+                "lk.rpc_response stream without lk.rpc_request_id dropped"
+            );
+            return;
+        };
+        if let Some(p) = self.lock().get(&request_id) {
+            if p.destination != sender {
+                tracing::warn!(
+                    sender,
+                    expected = %p.destination,
+                    request_id,
+                    "RPC response stream from the wrong participant ignored"
+                );
+                return;
+            }
+        }
+        let client = self.clone();
+        tokio::spawn(async move {
+            let result = reader.read_all().await.map_err(|e| {
+                RpcError::built_in(
+                    RpcErrorCode::ApplicationError,
+                    Some(format!("Error reading RPC response payload: {e}")),
+                )
+            });
+            client.settle(&request_id, Settlement::Response(result));
+        });
+    }
+
+    pub(crate) fn participant_left(&self, identity: &str) {
+        let mut pending = self.lock();
+        let ids: Vec<String> = pending
+            .iter()
+            .filter(|(_, p)| p.destination == identity)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(p) = pending.remove(&id) {
+                let _ = p.settle.send(Settlement::DestinationLeft);
+            }
+        }
+    }
+
+    pub(crate) fn local_left(&self) {
+        for (_, p) in self.lock().drain() {
+            let _ = p.settle.send(Settlement::LocalLeft);
+        }
+    }
+
+    fn settle(&self, request_id: &str, settlement: Settlement) {
+        match self.lock().remove(request_id) {
+            Some(p) => {
+                let _ = p.settle.send(settlement);
+            }
+            None => tracing::warn!(request_id, "Response received for unexpected RPC request"),
+        }
+    }
+}
+
+/// Removes the pending entry however the call ends, including when the caller gives up
+/// (drops the future): no state outlives a call.
+struct PendingGuard<'a> {
+    client: &'a RpcClient,
+    request_id: String,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.client.lock().remove(&self.request_id);
+    }
+}
+
+/// Performs one call from `core`'s participant.
+pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String, RpcError> {
+    let started = Instant::now();
+    let destination = core.remote(&call.destination_identity);
+    let destination_protocol = destination.as_ref().map_or(0, |r| r.client_protocol);
+    let use_stream = destination_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+        && core.client_protocol() >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut diagnosis = CallDiagnosis {
+        request_id: request_id.clone(),
+        destination: call.destination_identity.clone(),
+        destination_in_room: destination.is_some(),
+        destination_protocol,
+        transport: if use_stream {
+            Transport::V2Stream
+        } else {
+            Transport::V1Packet
+        },
+        published: false,
+        acked_after_ms: None,
+        waited_ms: 0,
+        hint: String::new(),
+    };
+    let fail = |mut d: CallDiagnosis, code: RpcErrorCode, hint: String| {
+        d.waited_ms = millis(started.elapsed());
+        d.hint = hint;
+        d.into_error(code)
+    };
+
+    if !use_stream && call.payload.len() > proto::MAX_V1_PAYLOAD_BYTES {
+        let hint = format!(
+            "payload is {} bytes; {} advertises client_protocol {destination_protocol}, which only takes RPC v1 packets of up to {} bytes; nothing was sent",
+            call.payload.len(),
+            call.destination_identity,
+            proto::MAX_V1_PAYLOAD_BYTES
+        );
+        return Err(fail(diagnosis, RpcErrorCode::RequestPayloadTooLarge, hint));
+    }
+    if !core.is_connected() {
+        let hint = "the local participant has left the room; nothing was sent".to_owned();
+        return Err(fail(diagnosis, RpcErrorCode::SendFailed, hint));
+    }
+
+    let wire_timeout = call.response_timeout.max(MIN_WIRE_RESPONSE_TIMEOUT);
+    let wire_timeout_ms = millis(wire_timeout).min(u32::MAX as u64);
+    let (ack_tx, ack_rx) = oneshot::channel();
+    let (settle_tx, mut settle_rx) = oneshot::channel();
+    // The ack timer starts before publishing and pending state exists before the first
+    // byte leaves, so an answer that overtakes the publish is never lost.
+    let ack_deadline = Instant::now() + call.max_round_trip_latency;
+    core.rpc_client.lock().insert(
+        request_id.clone(),
+        Pending {
+            destination: call.destination_identity.clone(),
+            ack: Some(ack_tx),
+            settle: settle_tx,
+        },
+    );
+    let _guard = PendingGuard {
+        client: &core.rpc_client,
+        request_id: request_id.clone(),
+    };
+    let mut ack_rx = Some(ack_rx);
+
+    let publish = async {
+        if use_stream {
+            let attributes = HashMap::from([
+                (proto::ATTR_REQUEST_ID.to_owned(), request_id.clone()),
+                (proto::ATTR_REQUEST_METHOD.to_owned(), call.method.clone()),
+                (
+                    proto::ATTR_RESPONSE_TIMEOUT_MS.to_owned(),
+                    wire_timeout_ms.to_string(),
+                ),
+                (
+                    proto::ATTR_REQUEST_VERSION.to_owned(),
+                    proto::RPC_VERSION_V2.to_string(),
+                ),
+            ]);
+            core.send_text_internal(
+                &call.payload,
+                proto::RPC_REQUEST_TOPIC,
+                attributes,
+                vec![call.destination_identity.clone()],
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        } else {
+            let packet = proto::reliable_packet(
+                vec![call.destination_identity.clone()],
+                data_packet::Value::RpcRequest(RpcRequest {
+                    id: request_id.clone(),
+                    method: call.method.clone(),
+                    payload: call.payload.clone(),
+                    response_timeout_ms: wire_timeout_ms as u32,
+                    version: proto::RPC_VERSION_V1,
+                    ..Default::default()
+                }),
+            );
+            core.transport
+                .publish(packet)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    tokio::pin!(publish);
+    loop {
+        tokio::select! {
+            result = &mut publish => {
+                if let Err(e) = result {
+                    let hint = format!("publishing the request failed: {e}");
+                    return Err(fail(diagnosis, RpcErrorCode::SendFailed, hint));
+                }
+                break;
+            }
+            acked = async { ack_rx.as_mut().expect("guarded by the branch condition").await }, if ack_rx.is_some() => {
+                ack_rx = None;
+                if acked.is_ok() {
+                    diagnosis.acked_after_ms = Some(millis(started.elapsed()));
+                }
+            }
+            _ = tokio::time::sleep_until(ack_deadline), if ack_rx.is_some() => {
+                let hint = format!(
+                    "no acknowledgement within {} ms while the request was still being sent; the connection to {} is stalled or too slow for this payload",
+                    millis(call.max_round_trip_latency), call.destination_identity
+                );
+                return Err(fail(diagnosis, RpcErrorCode::ConnectionTimeout, hint));
+            }
+        }
+    }
+    diagnosis.published = true;
+
+    // As in the reference, the response timer runs from the end of the publish and uses the
+    // caller's own timeout, not the clamped on-wire one.
+    let response_deadline = Instant::now() + call.response_timeout;
+    loop {
+        tokio::select! {
+            biased;
+            settled = &mut settle_rx => {
+                return match settled {
+                    Ok(Settlement::Response(result)) => result,
+                    Ok(Settlement::DestinationLeft) => {
+                        let hint = format!("{} left the room before answering", call.destination_identity);
+                        Err(fail(diagnosis, RpcErrorCode::RecipientDisconnected, hint))
+                    }
+                    Ok(Settlement::LocalLeft) | Err(_) => {
+                        let hint = "the local participant left the room before the response arrived".to_owned();
+                        Err(fail(diagnosis, RpcErrorCode::SendFailed, hint))
+                    }
+                };
+            }
+            acked = async { ack_rx.as_mut().expect("guarded by the branch condition").await }, if ack_rx.is_some() => {
+                ack_rx = None;
+                if acked.is_ok() {
+                    diagnosis.acked_after_ms = Some(millis(started.elapsed()));
+                }
+            }
+            _ = tokio::time::sleep_until(ack_deadline), if ack_rx.is_some() => {
+                let hint = no_ack_hint(&diagnosis, call.max_round_trip_latency);
+                return Err(fail(diagnosis, RpcErrorCode::ConnectionTimeout, hint));
+            }
+            _ = tokio::time::sleep_until(response_deadline) => {
+                let hint = no_response_hint(&diagnosis, call.response_timeout, &call.method);
+                return Err(fail(diagnosis, RpcErrorCode::ResponseTimeout, hint));
+            }
+        }
+    }
+}
+
+fn no_ack_hint(d: &CallDiagnosis, limit: Duration) -> String {
+    if !d.destination_in_room {
+        format!(
+            "{} was not in the room when the call was made, so nobody received it; no acknowledgement within {} ms",
+            d.destination,
+            millis(limit)
+        )
+    } else {
+        format!(
+            "the request was sent but {} did not acknowledge it within {} ms: its SDK is not processing data packets (not fully connected, or head-of-line blocked), or the network is stalled",
+            d.destination,
+            millis(limit)
+        )
+    }
+}
+
+fn no_response_hint(d: &CallDiagnosis, limit: Duration, method: &str) -> String {
+    match d.acked_after_ms {
+        Some(ack) => format!(
+            "{} acknowledged after {ack} ms but its handler for {method:?} did not answer within {} ms: the handler is slow or stuck",
+            d.destination,
+            millis(limit)
+        ),
+        None if !d.destination_in_room => format!(
+            "{} was not in the room when the call was made; nothing answered within {} ms",
+            d.destination,
+            millis(limit)
+        ),
+        None => format!(
+            "no acknowledgement and no response from {} within {} ms: the peer is not processing data packets or the network is stalled",
+            d.destination,
+            millis(limit)
+        ),
+    }
+}

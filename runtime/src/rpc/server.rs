@@ -1,0 +1,319 @@
+//! Handler side: the method registry, the v1 packet and v2 stream request paths, the ack,
+//! response transport chosen from the caller's advertised protocol, errors always as
+//! packets, and panics turned into APPLICATION_ERROR.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{Error, RpcError, RpcErrorCode};
+use crate::participant::Core;
+use crate::proto::{self, data_packet, rpc_response, RpcAck, RpcRequest, RpcResponse};
+use crate::room::BoxFuture;
+use crate::rpc::RpcInvocationData;
+use crate::streams::TextStreamReader;
+
+/// A registered method handler.
+pub(crate) type Handler =
+    Arc<dyn Fn(RpcInvocationData) -> BoxFuture<'static, Result<String, RpcError>> + Send + Sync>;
+
+/// Methods served by one participant.
+#[derive(Default)]
+pub(crate) struct RpcServer {
+    handlers: Mutex<HashMap<String, Handler>>,
+    running: AtomicUsize,
+}
+
+struct RunningGuard<'a>(&'a AtomicUsize);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl RpcServer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handler>> {
+        self.handlers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn register<F, Fut>(&self, method: &str, handler: F) -> Result<(), Error>
+    where
+        F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
+    {
+        let mut handlers = self.lock();
+        if handlers.contains_key(method) {
+            return Err(Error::MethodAlreadyRegistered(method.to_owned()));
+        }
+        let handler: Handler = Arc::new(move |data| Box::pin(handler(data)));
+        handlers.insert(method.to_owned(), handler);
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, method: &str) -> bool {
+        self.lock().remove(method).is_some()
+    }
+
+    pub(crate) fn running_count(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    fn handler(&self, method: &str) -> Option<Handler> {
+        self.lock().get(method).cloned()
+    }
+}
+
+/// A v1 `RpcRequest` packet arrived.
+pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: RpcRequest) {
+    let core = core.clone();
+    tokio::spawn(async move {
+        send_ack(&core, &caller, &request.id).await;
+        if request.version != proto::RPC_VERSION_V1 {
+            let e = RpcError::built_in(RpcErrorCode::UnsupportedVersion, None);
+            send_error(&core, &caller, &request.id, e).await;
+            return;
+        }
+        let data = RpcInvocationData {
+            request_id: request.id.clone(),
+            caller_identity: caller.clone(),
+            payload: request.payload,
+            response_timeout: Duration::from_millis(request.response_timeout_ms.into()),
+        };
+        let result = invoke(&core, &request.method, data).await;
+        respond(&core, &caller, &request.id, result).await;
+    });
+}
+
+/// `parseInt(s, 10)` as JavaScript does it: leading whitespace, a sign, then digits up to
+/// the first non-digit; `None` where JavaScript yields NaN. Saturates instead of overflowing.
+pub(crate) fn js_parse_int(s: &str) -> Option<i64> {
+    let s = s.trim_start();
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits: &str = &digits[..digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len())];
+    if digits.is_empty() {
+        return None;
+    }
+    let magnitude = digits.bytes().fold(0i64, |acc, b| {
+        acc.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+    });
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// An `lk.rpc_request` stream header arrived.
+pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: TextStreamReader) {
+    let attributes = reader.attributes();
+    let request_id = attributes
+        .get(proto::ATTR_REQUEST_ID)
+        .cloned()
+        .unwrap_or_default();
+    let method = attributes
+        .get(proto::ATTR_REQUEST_METHOD)
+        .cloned()
+        .unwrap_or_default();
+    let timeout = attributes
+        .get(proto::ATTR_RESPONSE_TIMEOUT_MS)
+        .and_then(|v| js_parse_int(v));
+    let version = attributes
+        .get(proto::ATTR_REQUEST_VERSION)
+        .and_then(|v| js_parse_int(v));
+    let core = core.clone();
+    let (Some(timeout), Some(version), false, false) =
+        (timeout, version, request_id.is_empty(), method.is_empty())
+    else {
+        tracing::warn!(
+            caller,
+            request_id,
+            "malformed RPC request stream attributes"
+        );
+        tokio::spawn(async move {
+            let e = RpcError::built_in(
+                RpcErrorCode::ApplicationError,
+                Some("RPC data stream malformed".into()),
+            );
+            send_error(&core, &caller, &request_id, e).await;
+        });
+        return;
+    };
+    tokio::spawn(async move {
+        send_ack(&core, &caller, &request_id).await;
+        if version != i64::from(proto::RPC_VERSION_V2) {
+            let e = RpcError::built_in(RpcErrorCode::UnsupportedVersion, None);
+            send_error(&core, &caller, &request_id, e).await;
+            return;
+        }
+        let payload = match reader.read_all().await {
+            Ok(payload) => payload,
+            Err(e) => {
+                let e = RpcError::built_in(
+                    RpcErrorCode::ApplicationError,
+                    Some(format!("Error reading RPC request payload: {e}")),
+                );
+                send_error(&core, &caller, &request_id, e).await;
+                return;
+            }
+        };
+        let data = RpcInvocationData {
+            request_id: request_id.clone(),
+            caller_identity: caller.clone(),
+            payload,
+            response_timeout: Duration::from_millis(timeout.clamp(0, u32::MAX.into()) as u64),
+        };
+        let result = invoke(&core, &method, data).await;
+        respond(&core, &caller, &request_id, result).await;
+    });
+}
+
+/// Runs the handler on its own task so a panic becomes an error response and the
+/// participant keeps serving.
+async fn invoke(core: &Core, method: &str, data: RpcInvocationData) -> Result<String, RpcError> {
+    let Some(handler) = core.rpc_server.handler(method) else {
+        return Err(RpcError::built_in(RpcErrorCode::UnsupportedMethod, None));
+    };
+    core.rpc_server.running.fetch_add(1, Ordering::SeqCst);
+    let _running = RunningGuard(&core.rpc_server.running);
+    match tokio::spawn(handler(data)).await {
+        Ok(result) => result,
+        Err(join) => {
+            let detail = if join.is_panic() {
+                let panic = join.into_panic();
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".into());
+                format!("Uncaught error: handler for {method:?} panicked: {message}")
+            } else {
+                format!("Uncaught error: handler for {method:?} was cancelled")
+            };
+            tracing::error!(method, "{detail}");
+            Err(RpcError::built_in(
+                RpcErrorCode::ApplicationError,
+                Some(detail),
+            ))
+        }
+    }
+}
+
+async fn send_ack(core: &Core, caller: &str, request_id: &str) {
+    let packet = proto::reliable_packet(
+        vec![caller.to_owned()],
+        data_packet::Value::RpcAck(RpcAck {
+            request_id: request_id.to_owned(),
+        }),
+    );
+    if let Err(e) = core.transport.publish(packet).await {
+        tracing::warn!(caller, request_id, error = %e, "failed to send RPC ack");
+    }
+}
+
+async fn send_error(core: &Core, caller: &str, request_id: &str, error: RpcError) {
+    send_response_packet(
+        core,
+        caller,
+        request_id,
+        rpc_response::Value::Error(error.to_proto()),
+    )
+    .await;
+}
+
+async fn send_response_packet(
+    core: &Core,
+    caller: &str,
+    request_id: &str,
+    value: rpc_response::Value,
+) {
+    let packet = proto::reliable_packet(
+        vec![caller.to_owned()],
+        data_packet::Value::RpcResponse(RpcResponse {
+            request_id: request_id.to_owned(),
+            value: Some(value),
+        }),
+    );
+    if let Err(e) = core.transport.publish(packet).await {
+        tracing::warn!(caller, request_id, error = %e, "failed to send RPC response");
+    }
+}
+
+/// Success goes as a stream to callers advertising RPC v2 and as a packet otherwise;
+/// errors always go as packets.
+async fn respond(core: &Core, caller: &str, request_id: &str, result: Result<String, RpcError>) {
+    let payload = match result {
+        Ok(payload) => payload,
+        Err(e) => return send_error(core, caller, request_id, e).await,
+    };
+    let caller_protocol = core.remote(caller).map_or(0, |r| r.client_protocol);
+    if caller_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+        && core.client_protocol() >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+    {
+        let attributes =
+            HashMap::from([(proto::ATTR_REQUEST_ID.to_owned(), request_id.to_owned())]);
+        let sent = core
+            .send_text_internal(
+                &payload,
+                proto::RPC_RESPONSE_TOPIC,
+                attributes,
+                vec![caller.to_owned()],
+            )
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(caller, request_id, error = %e, "failed to send RPC response stream");
+            let e = RpcError::built_in(
+                RpcErrorCode::SendFailed,
+                Some(format!(
+                    "the handler succeeded but its response could not be sent: {e}"
+                )),
+            );
+            send_error(core, caller, request_id, e).await;
+        }
+        return;
+    }
+    if payload.len() > proto::MAX_V1_PAYLOAD_BYTES {
+        tracing::warn!(
+            caller,
+            request_id,
+            bytes = payload.len(),
+            "response too large for an RPC v1 caller"
+        );
+        let e = RpcError::built_in(
+            RpcErrorCode::ResponsePayloadTooLarge,
+            Some(format!(
+                "the response is {} bytes; {caller} advertises client_protocol {caller_protocol}, which only takes RPC v1 responses of up to {} bytes",
+                payload.len(),
+                proto::MAX_V1_PAYLOAD_BYTES
+            )),
+        );
+        return send_error(core, caller, request_id, e).await;
+    }
+    send_response_packet(
+        core,
+        caller,
+        request_id,
+        rpc_response::Value::Payload(payload),
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::js_parse_int;
+
+    #[test]
+    fn parse_int_matches_javascript() {
+        assert_eq!(js_parse_int("15000"), Some(15000));
+        assert_eq!(js_parse_int("  2abc"), Some(2));
+        assert_eq!(js_parse_int("-5"), Some(-5));
+        assert_eq!(js_parse_int("abc"), None);
+        assert_eq!(js_parse_int(""), None);
+        assert_eq!(js_parse_int("99999999999999999999999"), Some(i64::MAX));
+    }
+}

@@ -1,0 +1,345 @@
+//! LiveKit data streams v1 and v2: sending text and bytes (chunked, inline, raw-DEFLATE
+//! compressed, chosen per recipient as the reference SDK chooses) and receiving them
+//! (reassembly, length checks, trailers, limits).
+
+pub(crate) mod deflate;
+pub(crate) mod incoming;
+pub(crate) mod outgoing;
+pub(crate) mod utf8;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+pub use outgoing::{ByteStreamWriter, TextStreamWriter};
+pub use utf8::split_utf8;
+
+/// Why a stream failed; the variants follow the reference SDK's `DataStreamErrorReason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// A stream with this id is already open.
+    #[error("a stream with id {0:?} is already open")]
+    AlreadyOpened(String),
+    /// The sender ended the stream with a reason, or left the room mid-stream.
+    #[error("stream closed abnormally: {0}")]
+    AbnormalEnd(String),
+    /// The content is not valid UTF-8 (text streams) or not valid raw DEFLATE.
+    #[error("stream content could not be decoded: {0}")]
+    DecodeFailed(String),
+    /// More bytes arrived than the header's `total_length` announced.
+    #[error("extra chunk(s) received: {received} bytes, header announced {expected}")]
+    LengthExceeded {
+        /// Bytes received so far.
+        received: u64,
+        /// `total_length` from the header.
+        expected: u64,
+    },
+    /// The stream ended before all announced bytes arrived, or a chunk is missing.
+    #[error("not enough chunk(s) received: {0}")]
+    Incomplete(String),
+    /// A stream handler is already registered for this topic.
+    #[error("a handler is already registered for topic {0:?}")]
+    HandlerAlreadyRegistered(String),
+    /// The serialized header packet exceeds 15 000 bytes (attributes or topic too large).
+    #[error("stream header is {size} bytes, more than the {max}-byte limit; shorten the topic or attributes")]
+    HeaderTooLarge {
+        /// Serialized size of the header packet.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The stream exceeds the receiver's size limit (decompressed bytes included).
+    #[error("stream exceeds the receiver's limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The receiver refused the stream because a per-sender limit was hit.
+    #[error("stream refused: {0}")]
+    LimitExceeded(String),
+    /// The stream could not be published.
+    #[error("failed to send stream: {0}")]
+    SendFailed(String),
+    /// `write` or `close` on a writer that is already closed.
+    #[error("the stream is already closed")]
+    AlreadyClosed,
+}
+
+/// Whether a stream carries text or bytes, with the kind-specific header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A text stream (`text_header`).
+    Text,
+    /// A byte stream (`byte_header`), with its file name.
+    Bytes {
+        /// `ByteHeader.name`.
+        name: String,
+    },
+}
+
+/// What the header of a stream says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Stream id (a UUID unless the sender chose one).
+    pub id: String,
+    /// Topic the stream was sent on.
+    pub topic: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Sender's timestamp in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Uncompressed length announced by the sender, if any.
+    pub total_length: Option<u64>,
+    /// Text or bytes.
+    pub kind: StreamKind,
+    /// Whether the stream arrived inline in its header packet.
+    pub inline: bool,
+    /// Whether the stream arrived raw-DEFLATE compressed.
+    pub compressed: bool,
+}
+
+/// The receiving end of an incoming stream. Read pieces as they arrive with
+/// [`StreamReader::next_chunk`], or everything with `read_all`.
+pub struct StreamReader<T> {
+    info: StreamInfo,
+    sender_identity: String,
+    attributes: Arc<Mutex<HashMap<String, String>>>,
+    rx: mpsc::UnboundedReceiver<Result<Vec<u8>, StreamError>>,
+    done: bool,
+    _kind: std::marker::PhantomData<fn() -> T>,
+}
+
+/// An incoming text stream.
+pub type TextStreamReader = StreamReader<String>;
+/// An incoming byte stream.
+pub type ByteStreamReader = StreamReader<Vec<u8>>;
+
+impl<T> StreamReader<T> {
+    pub(crate) fn new(
+        info: StreamInfo,
+        sender_identity: String,
+        attributes: Arc<Mutex<HashMap<String, String>>>,
+        rx: mpsc::UnboundedReceiver<Result<Vec<u8>, StreamError>>,
+    ) -> Self {
+        Self {
+            info,
+            sender_identity,
+            attributes,
+            rx,
+            done: false,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    /// The header's information.
+    pub fn info(&self) -> &StreamInfo {
+        &self.info
+    }
+
+    /// Identity of the participant that sent the stream.
+    pub fn sender_identity(&self) -> &str {
+        &self.sender_identity
+    }
+
+    /// The stream's attributes: the header's, merged with the trailer's once it arrived.
+    pub fn attributes(&self) -> HashMap<String, String> {
+        self.attributes
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    async fn next_raw(&mut self) -> Option<Result<Vec<u8>, StreamError>> {
+        if self.done {
+            return None;
+        }
+        match self.rx.recv().await {
+            Some(Ok(piece)) => Some(Ok(piece)),
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            None => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+impl StreamReader<String> {
+    /// The next piece of text, `None` at the end of the stream.
+    pub async fn next_chunk(&mut self) -> Option<Result<String, StreamError>> {
+        let piece = self.next_raw().await?;
+        Some(piece.and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|e| StreamError::DecodeFailed(e.to_string()))
+        }))
+    }
+
+    /// Reads the whole stream into one string.
+    pub async fn read_all(mut self) -> Result<String, StreamError> {
+        let mut all = String::new();
+        while let Some(piece) = self.next_chunk().await {
+            all.push_str(&piece?);
+        }
+        Ok(all)
+    }
+}
+
+impl StreamReader<Vec<u8>> {
+    /// The next piece of bytes, `None` at the end of the stream.
+    pub async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, StreamError>> {
+        self.next_raw().await
+    }
+
+    /// Reads the whole stream into one buffer.
+    pub async fn read_all(mut self) -> Result<Vec<u8>, StreamError> {
+        let mut all = Vec::new();
+        while let Some(piece) = self.next_chunk().await {
+            all.extend_from_slice(&piece?);
+        }
+        Ok(all)
+    }
+}
+
+/// Options for [`crate::Participant::send_text`].
+#[derive(Debug, Clone)]
+pub struct SendTextOptions {
+    /// Topic receivers route on.
+    pub topic: String,
+    /// Header attributes.
+    pub attributes: HashMap<String, String>,
+    /// Recipients; empty sends to everyone else in the room.
+    pub destination_identities: Vec<String>,
+    /// Stream id; a fresh UUID when `None`.
+    pub stream_id: Option<String>,
+    /// Allow raw-DEFLATE compression where every recipient supports it (default `true`).
+    pub compress: bool,
+}
+
+impl Default for SendTextOptions {
+    fn default() -> Self {
+        Self {
+            topic: String::new(),
+            attributes: HashMap::new(),
+            destination_identities: Vec::new(),
+            stream_id: None,
+            compress: true,
+        }
+    }
+}
+
+impl SendTextOptions {
+    /// Options for `topic` with everything else at its default.
+    pub fn topic(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Options for [`crate::Participant::send_bytes`].
+#[derive(Debug, Clone)]
+pub struct SendBytesOptions {
+    /// Topic receivers route on.
+    pub topic: String,
+    /// Header attributes.
+    pub attributes: HashMap<String, String>,
+    /// Recipients; empty sends to everyone else in the room.
+    pub destination_identities: Vec<String>,
+    /// Stream id; a fresh UUID when `None`.
+    pub stream_id: Option<String>,
+    /// MIME type (default `application/octet-stream`).
+    pub mime_type: String,
+    /// File name (default `unknown`).
+    pub name: String,
+    /// Allow raw-DEFLATE compression where every recipient supports it (default `true`).
+    pub compress: bool,
+}
+
+impl Default for SendBytesOptions {
+    fn default() -> Self {
+        Self {
+            topic: String::new(),
+            attributes: HashMap::new(),
+            destination_identities: Vec::new(),
+            stream_id: None,
+            mime_type: "application/octet-stream".into(),
+            name: "unknown".into(),
+            compress: true,
+        }
+    }
+}
+
+impl SendBytesOptions {
+    /// Options for `topic` with everything else at its default.
+    pub fn topic(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Options for the incremental writers [`crate::Participant::stream_text`] and
+/// [`crate::Participant::stream_bytes`], which never inline or compress.
+#[derive(Debug, Clone, Default)]
+pub struct StreamOptions {
+    /// Topic receivers route on.
+    pub topic: String,
+    /// Header attributes.
+    pub attributes: HashMap<String, String>,
+    /// Recipients; empty sends to everyone else in the room.
+    pub destination_identities: Vec<String>,
+    /// Stream id; a fresh UUID when `None`.
+    pub stream_id: Option<String>,
+    /// Total length to announce in the header, if known up front.
+    pub total_length: Option<u64>,
+    /// MIME type; defaults to `text/plain` or `application/octet-stream`.
+    pub mime_type: Option<String>,
+    /// File name of a byte stream (default `unknown`).
+    pub name: Option<String>,
+}
+
+/// What a finished send put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentStream {
+    /// The stream id.
+    pub stream_id: String,
+    /// Data packets published (header, chunks and trailer; 1 for an inline stream).
+    pub packets: usize,
+    /// The payload travelled inside the header packet.
+    pub inline: bool,
+    /// The payload travelled raw-DEFLATE compressed.
+    pub compressed: bool,
+    /// Payload bytes before compression.
+    pub payload_bytes: u64,
+    /// Payload bytes as they went on the wire (after compression).
+    pub wire_payload_bytes: u64,
+}
+
+/// Receiver-side limits. The defaults protect a participant from a peer that sends
+/// endless or oversized streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Most bytes one stream may deliver, after decompression (default 5 GB, as the
+    /// reference SDK).
+    pub max_stream_bytes: u64,
+    /// Most streams one sender may have open at once (default 256).
+    pub max_open_streams_per_sender: usize,
+    /// Most attributes one header may carry (default 1 024).
+    pub max_header_attributes: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            max_stream_bytes: 5_000_000_000,
+            max_open_streams_per_sender: 256,
+            max_header_attributes: 1024,
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Sending data streams: the reference SDK's choice between an inline single packet, a
+//! raw-DEFLATE chunked stream and a classic chunked stream, and the incremental writers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::proto::{self, data_packet, data_stream, DataPacket, Message};
+use crate::room::{RemoteParticipant, Transport};
+use crate::streams::deflate;
+use crate::streams::utf8::split_utf8;
+use crate::streams::{SentStream, StreamError};
+
+/// How a send may travel, decided from the recipients' advertised protocol and capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Eligibility {
+    /// Every recipient speaks data streams v2 (inline single-packet streams).
+    pub inline: bool,
+    /// Every recipient also advertises raw-DEFLATE decompression.
+    pub compress: bool,
+}
+
+/// The reference rule: named recipients, or for a broadcast every remote participant
+/// (an empty room counts as eligible); unknown identities count as protocol 0.
+pub(crate) fn eligibility(
+    local_protocol: i32,
+    local_compression: bool,
+    destinations: &[String],
+    remotes: &HashMap<String, RemoteParticipant>,
+) -> Eligibility {
+    if local_protocol < proto::CLIENT_PROTOCOL_DATA_STREAM_V2 {
+        return Eligibility {
+            inline: false,
+            compress: false,
+        };
+    }
+    let recipients: Vec<Option<&RemoteParticipant>> = if destinations.is_empty() {
+        remotes.values().map(Some).collect()
+    } else {
+        destinations.iter().map(|d| remotes.get(d)).collect()
+    };
+    let inline = recipients
+        .iter()
+        .all(|r| r.is_some_and(|r| r.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_V2));
+    let compress = inline
+        && local_compression
+        && recipients
+            .iter()
+            .all(|r| r.is_some_and(|r| r.supports_deflate_raw()));
+    Eligibility { inline, compress }
+}
+
+/// Header fields common to every way of sending.
+pub(crate) struct HeaderSpec {
+    pub stream_id: String,
+    pub topic: String,
+    pub mime_type: String,
+    pub attributes: HashMap<String, String>,
+    pub content: data_stream::header::ContentHeader,
+    pub destinations: Vec<String>,
+}
+
+pub(crate) fn text_content() -> data_stream::header::ContentHeader {
+    data_stream::header::ContentHeader::TextHeader(data_stream::TextHeader {
+        operation_type: data_stream::OperationType::Create as i32,
+        ..Default::default()
+    })
+}
+
+pub(crate) fn byte_content(name: String) -> data_stream::header::ContentHeader {
+    data_stream::header::ContentHeader::ByteHeader(data_stream::ByteHeader { name })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl HeaderSpec {
+    fn header(&self, total_length: Option<u64>) -> data_stream::Header {
+        data_stream::Header {
+            stream_id: self.stream_id.clone(),
+            timestamp: now_ms(),
+            topic: self.topic.clone(),
+            mime_type: self.mime_type.clone(),
+            total_length,
+            attributes: self.attributes.clone(),
+            content_header: Some(self.content.clone()),
+            ..Default::default()
+        }
+    }
+
+    fn packet(&self, value: data_packet::Value) -> DataPacket {
+        proto::reliable_packet(self.destinations.clone(), value)
+    }
+
+    fn checked_header_packet(
+        &self,
+        header: data_stream::Header,
+    ) -> Result<DataPacket, StreamError> {
+        let packet = self.packet(data_packet::Value::StreamHeader(header));
+        let size = packet.encoded_len();
+        if size > proto::STREAM_CHUNK_SIZE_BYTES {
+            return Err(StreamError::HeaderTooLarge {
+                size,
+                max: proto::STREAM_CHUNK_SIZE_BYTES,
+            });
+        }
+        Ok(packet)
+    }
+
+    fn chunk(&self, index: u64, content: Vec<u8>) -> DataPacket {
+        self.packet(data_packet::Value::StreamChunk(data_stream::Chunk {
+            stream_id: self.stream_id.clone(),
+            chunk_index: index,
+            content,
+            ..Default::default()
+        }))
+    }
+
+    fn trailer(&self, reason: String) -> DataPacket {
+        self.packet(data_packet::Value::StreamTrailer(data_stream::Trailer {
+            stream_id: self.stream_id.clone(),
+            reason,
+            attributes: HashMap::new(),
+        }))
+    }
+}
+
+async fn publish(transport: &dyn Transport, packet: DataPacket) -> Result<(), StreamError> {
+    transport
+        .publish(packet)
+        .await
+        .map_err(|e| StreamError::SendFailed(e.to_string()))
+}
+
+/// Sends a complete payload the way the reference SDK's `sendText`/`sendBytes` does.
+pub(crate) async fn send_payload(
+    transport: &dyn Transport,
+    spec: HeaderSpec,
+    payload: &[u8],
+    is_text: bool,
+    eligibility: Eligibility,
+    compress_allowed: bool,
+) -> Result<SentStream, StreamError> {
+    let total = payload.len() as u64;
+    let compress = eligibility.compress && compress_allowed;
+    let compressed = compress.then(|| deflate::compress(payload));
+
+    if eligibility.inline {
+        let mut header = spec.header(Some(total));
+        let (content, used_compression) = match &compressed {
+            Some(c) if c.len() < payload.len() => (c.as_slice(), true),
+            _ => (payload, false),
+        };
+        // An inline packet can only fit when the content does; skip building a doomed one.
+        if content.len() <= proto::STREAM_CHUNK_SIZE_BYTES {
+            header.inline_content = Some(content.to_vec());
+            header.compression = if used_compression {
+                proto::COMPRESSION_DEFLATE_RAW
+            } else {
+                proto::COMPRESSION_NONE
+            };
+            let packet = spec.packet(data_packet::Value::StreamHeader(header));
+            if packet.encoded_len() <= proto::STREAM_CHUNK_SIZE_BYTES {
+                publish(transport, packet).await?;
+                return Ok(SentStream {
+                    stream_id: spec.stream_id,
+                    packets: 1,
+                    inline: true,
+                    compressed: used_compression,
+                    payload_bytes: total,
+                    wire_payload_bytes: content.len() as u64,
+                });
+            }
+        }
+    }
+
+    let mut header = spec.header(Some(total));
+    let pieces: Vec<&[u8]> = match &compressed {
+        Some(c) => {
+            header.compression = proto::COMPRESSION_DEFLATE_RAW;
+            c.chunks(proto::STREAM_CHUNK_SIZE_BYTES).collect()
+        }
+        None if is_text => split_utf8(payload, proto::STREAM_CHUNK_SIZE_BYTES),
+        None => payload.chunks(proto::STREAM_CHUNK_SIZE_BYTES).collect(),
+    };
+    let header_packet = spec.checked_header_packet(header)?;
+    publish(transport, header_packet).await?;
+    let mut wire = 0u64;
+    for (index, piece) in pieces.iter().enumerate() {
+        wire += piece.len() as u64;
+        publish(transport, spec.chunk(index as u64, piece.to_vec())).await?;
+    }
+    publish(transport, spec.trailer(String::new())).await?;
+    Ok(SentStream {
+        stream_id: spec.stream_id,
+        packets: pieces.len() + 2,
+        inline: false,
+        compressed: compressed.is_some(),
+        payload_bytes: total,
+        wire_payload_bytes: wire,
+    })
+}
+
+/// Shared state of the incremental writers.
+struct Writer {
+    transport: Arc<dyn Transport>,
+    spec: HeaderSpec,
+    next_index: u64,
+    closed: bool,
+}
+
+impl Writer {
+    async fn open(
+        transport: Arc<dyn Transport>,
+        spec: HeaderSpec,
+        total_length: Option<u64>,
+    ) -> Result<Self, StreamError> {
+        let header = spec.checked_header_packet(spec.header(total_length))?;
+        publish(transport.as_ref(), header).await?;
+        Ok(Self {
+            transport,
+            spec,
+            next_index: 0,
+            closed: false,
+        })
+    }
+
+    async fn write_pieces(&mut self, pieces: Vec<&[u8]>) -> Result<(), StreamError> {
+        if self.closed {
+            return Err(StreamError::AlreadyClosed);
+        }
+        for piece in pieces {
+            let packet = self.spec.chunk(self.next_index, piece.to_vec());
+            self.next_index += 1;
+            publish(self.transport.as_ref(), packet).await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self, reason: String) -> Result<(), StreamError> {
+        if self.closed {
+            return Err(StreamError::AlreadyClosed);
+        }
+        self.closed = true;
+        publish(self.transport.as_ref(), self.spec.trailer(reason)).await
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // A writer dropped without close would leave the receiver waiting forever; end the
+        // stream abnormally so the receiver's reader errors instead.
+        if self.closed {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let transport = self.transport.clone();
+            let trailer = self.spec.trailer("writer dropped without close".into());
+            handle.spawn(async move {
+                let _ = transport.publish(trailer).await;
+            });
+        }
+    }
+}
+
+/// An open outgoing text stream (never inline, never compressed, like the reference).
+pub struct TextStreamWriter {
+    writer: Writer,
+}
+
+/// An open outgoing byte stream (never inline, never compressed, like the reference).
+pub struct ByteStreamWriter {
+    writer: Writer,
+}
+
+impl TextStreamWriter {
+    pub(crate) async fn open(
+        transport: Arc<dyn Transport>,
+        spec: HeaderSpec,
+        total_length: Option<u64>,
+    ) -> Result<Self, StreamError> {
+        Ok(Self {
+            writer: Writer::open(transport, spec, total_length).await?,
+        })
+    }
+
+    /// The stream id.
+    pub fn stream_id(&self) -> &str {
+        &self.writer.spec.stream_id
+    }
+
+    /// Sends `text` as one or more chunks of at most 15 000 bytes, split on characters.
+    pub async fn write(&mut self, text: &str) -> Result<(), StreamError> {
+        let pieces = split_utf8(text.as_bytes(), proto::STREAM_CHUNK_SIZE_BYTES);
+        self.writer.write_pieces(pieces).await
+    }
+
+    /// Ends the stream normally.
+    pub async fn close(mut self) -> Result<(), StreamError> {
+        self.writer.close(String::new()).await
+    }
+
+    /// Ends the stream with a reason; the receiver's reader fails with `AbnormalEnd`.
+    pub async fn close_with_reason(mut self, reason: &str) -> Result<(), StreamError> {
+        self.writer.close(reason.to_owned()).await
+    }
+}
+
+impl ByteStreamWriter {
+    pub(crate) async fn open(
+        transport: Arc<dyn Transport>,
+        spec: HeaderSpec,
+        total_length: Option<u64>,
+    ) -> Result<Self, StreamError> {
+        Ok(Self {
+            writer: Writer::open(transport, spec, total_length).await?,
+        })
+    }
+
+    /// The stream id.
+    pub fn stream_id(&self) -> &str {
+        &self.writer.spec.stream_id
+    }
+
+    /// Sends `bytes` as one or more chunks of at most 15 000 bytes.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
+        let pieces = bytes.chunks(proto::STREAM_CHUNK_SIZE_BYTES).collect();
+        self.writer.write_pieces(pieces).await
+    }
+
+    /// Ends the stream normally.
+    pub async fn close(mut self) -> Result<(), StreamError> {
+        self.writer.close(String::new()).await
+    }
+
+    /// Ends the stream with a reason; the receiver's reader fails with `AbnormalEnd`.
+    pub async fn close_with_reason(mut self, reason: &str) -> Result<(), StreamError> {
+        self.writer.close(reason.to_owned()).await
+    }
+}
