@@ -156,8 +156,13 @@ impl IncomingStreams {
             tracing::warn!(sender, error = %StreamError::AlreadyOpened(header.stream_id.clone()), "duplicate stream header dropped");
             return None;
         }
+        let attached_stream_ids = match &header.content_header {
+            Some(data_stream::header::ContentHeader::TextHeader(t)) => t.attached_stream_ids.clone(),
+            _ => Vec::new(),
+        };
         let info = StreamInfo {
             id: header.stream_id.clone(),
+            attached_stream_ids,
             topic: header.topic,
             mime_type: header.mime_type,
             timestamp: header.timestamp,

@@ -94,6 +94,8 @@ pub struct StreamInfo {
     pub total_length: Option<u64>,
     /// Text or bytes.
     pub kind: StreamKind,
+    /// Ids of streams attached to a text stream (`TextHeader.attached_stream_ids`).
+    pub attached_stream_ids: Vec<String>,
     /// Whether the stream arrived inline in its header packet.
     pub inline: bool,
     /// Whether the stream arrived raw-DEFLATE compressed.
