@@ -95,7 +95,8 @@ async fn read_bytes(r: ByteStreamReader) -> Result<Vec<u8>, StreamError> {
 #[tokio::test]
 async fn incoming_v1_text_stream() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(11)))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(11))))
+        .await;
     tx.send("rx", chunk("s1", 0, b"hello ")).await;
     tx.send("rx", chunk("s1", 1, b"world")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
@@ -110,7 +111,8 @@ async fn incoming_v1_text_stream() {
 #[tokio::test]
 async fn incoming_v1_text_stream_read_incrementally() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, None))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, None)))
+        .await;
     tx.send("rx", chunk("s1", 0, "héllo ".as_bytes())).await;
     let mut reader = rx.text().await;
     assert_eq!(reader.next_chunk().await.unwrap().unwrap(), "héllo ");
@@ -123,7 +125,8 @@ async fn incoming_v1_text_stream_read_incrementally() {
 #[tokio::test]
 async fn incoming_v1_bytes_stream() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(byte_header("b1", TOPIC, Some(4)))).await;
+    tx.send("rx", header_packet(byte_header("b1", TOPIC, Some(4))))
+        .await;
     tx.send("rx", chunk("b1", 0, &[0, 1])).await;
     tx.send("rx", chunk("b1", 1, &[255, 254])).await;
     tx.send("rx", trailer("b1", "", &[])).await;
@@ -162,7 +165,8 @@ async fn incoming_packets_before_the_dispatcher_runs_are_buffered_in_order() {
     let room = MemoryRoom::new();
     let conn = room.connect("rx", options(2, true)).unwrap();
     let tx = RawPeer::join(&room, "tx", 2, true);
-    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2)))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2))))
+        .await;
     tx.send("rx", chunk("s1", 0, b"ok")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
     // Register the handler before the dispatcher sees the queued events.
@@ -189,7 +193,8 @@ async fn incoming_merges_trailer_attributes() {
     tx.send("rx", chunk("s1", 0, b"x")).await;
     let mut reader = rx.text().await;
     assert_eq!(reader.attributes().get("b").map(String::as_str), Some("1"));
-    tx.send("rx", trailer("s1", "", &[("b", "2"), ("c", "3")])).await;
+    tx.send("rx", trailer("s1", "", &[("b", "2"), ("c", "3")]))
+        .await;
     while let Some(piece) = reader.next_chunk().await {
         piece.unwrap();
     }
@@ -205,7 +210,8 @@ async fn incoming_drops_encrypted_packets_it_cannot_decrypt() {
     // do end-to-end encryption, so any encrypted packet is dropped and the plain stream
     // continues unharmed.
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2)))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2))))
+        .await;
     tx.send(
         "rx",
         data_packet::Value::EncryptedPacket(proto::EncryptedPacket {
@@ -224,7 +230,8 @@ async fn incoming_drops_encrypted_packets_it_cannot_decrypt() {
 #[tokio::test]
 async fn incoming_too_few_bytes_is_incomplete() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(10)))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(10))))
+        .await;
     tx.send("rx", chunk("s1", 0, b"abc")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
     let err = read_text(rx.text().await).await.unwrap_err();
@@ -235,7 +242,8 @@ async fn incoming_too_few_bytes_is_incomplete() {
 #[tokio::test]
 async fn incoming_too_many_bytes_is_length_exceeded() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2)))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2))))
+        .await;
     tx.send("rx", chunk("s1", 0, b"abc")).await;
     let err = read_text(rx.text().await).await.unwrap_err();
     assert_eq!(
@@ -250,7 +258,8 @@ async fn incoming_too_many_bytes_is_length_exceeded() {
 #[tokio::test]
 async fn incoming_sender_disconnect_mid_stream_errors_reader() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, None))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, None)))
+        .await;
     tx.send("rx", chunk("s1", 0, b"partial")).await;
     let mut reader = rx.text().await;
     assert_eq!(reader.next_chunk().await.unwrap().unwrap(), "partial");
@@ -265,7 +274,13 @@ async fn incoming_sender_disconnect_mid_stream_errors_reader() {
 
 // ---------------------------------------------------------------- receive side, v2
 
-fn inline_header(id: &str, text: bool, content: &[u8], compressed: bool, total: u64) -> data_packet::Value {
+fn inline_header(
+    id: &str,
+    text: bool,
+    content: &[u8],
+    compressed: bool,
+    total: u64,
+) -> data_packet::Value {
     let mut h = if text {
         text_header(id, TOPIC, Some(total))
     } else {
@@ -283,7 +298,11 @@ fn inline_header(id: &str, text: bool, content: &[u8], compressed: bool, total: 
 #[tokio::test]
 async fn incoming_v2_single_packet_uncompressed_text() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", inline_header("s1", true, "inline ✓".as_bytes(), false, 10)).await;
+    tx.send(
+        "rx",
+        inline_header("s1", true, "inline ✓".as_bytes(), false, 10),
+    )
+    .await;
     let reader = rx.text().await;
     assert!(reader.info().inline && !reader.info().compressed);
     assert_eq!(read_text(reader).await.unwrap(), "inline ✓");
@@ -293,7 +312,8 @@ async fn incoming_v2_single_packet_uncompressed_text() {
 #[tokio::test]
 async fn incoming_v2_single_packet_uncompressed_bytes() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", inline_header("b1", false, &[9, 8, 7], false, 3)).await;
+    tx.send("rx", inline_header("b1", false, &[9, 8, 7], false, 3))
+        .await;
     assert_eq!(read_bytes(rx.bytes().await).await.unwrap(), vec![9, 8, 7]);
 }
 
@@ -301,8 +321,17 @@ async fn incoming_v2_single_packet_uncompressed_bytes() {
 async fn incoming_v2_single_packet_compressed_text() {
     let (_room, tx, mut rx) = setup(2, true).await;
     let text = "compress me ".repeat(100);
-    tx.send("rx", inline_header("s1", true, &deflate_raw(text.as_bytes()), true, text.len() as u64))
-        .await;
+    tx.send(
+        "rx",
+        inline_header(
+            "s1",
+            true,
+            &deflate_raw(text.as_bytes()),
+            true,
+            text.len() as u64,
+        ),
+    )
+    .await;
     let reader = rx.text().await;
     assert!(reader.info().inline && reader.info().compressed);
     assert_eq!(read_text(reader).await.unwrap(), text);
@@ -312,7 +341,11 @@ async fn incoming_v2_single_packet_compressed_text() {
 async fn incoming_v2_single_packet_compressed_bytes() {
     let (_room, tx, mut rx) = setup(2, true).await;
     let data = vec![7u8; 5000];
-    tx.send("rx", inline_header("b1", false, &deflate_raw(&data), true, 5000)).await;
+    tx.send(
+        "rx",
+        inline_header("b1", false, &deflate_raw(&data), true, 5000),
+    )
+    .await;
     assert_eq!(read_bytes(rx.bytes().await).await.unwrap(), data);
 }
 
@@ -351,7 +384,11 @@ async fn incoming_v2_multi_packet_compressed_bytes() {
 #[tokio::test]
 async fn incoming_v2_ignores_compressed_text_without_decompression_support() {
     let (_room, tx, mut rx) = setup(2, false).await;
-    tx.send("rx", inline_header("s1", true, &deflate_raw(b"zzzzzzzz"), true, 8)).await;
+    tx.send(
+        "rx",
+        inline_header("s1", true, &deflate_raw(b"zzzzzzzz"), true, 8),
+    )
+    .await;
     send_compressed_chunked(&tx, "s2", true, b"zzzzzzzzzzzz", 15_000).await;
     rx.no_text().await;
 }
@@ -359,22 +396,31 @@ async fn incoming_v2_ignores_compressed_text_without_decompression_support() {
 #[tokio::test]
 async fn incoming_v2_ignores_compressed_bytes_without_decompression_support() {
     let (_room, tx, mut rx) = setup(2, false).await;
-    tx.send("rx", inline_header("b1", false, &deflate_raw(&[1; 100]), true, 100)).await;
+    tx.send(
+        "rx",
+        inline_header("b1", false, &deflate_raw(&[1; 100]), true, 100),
+    )
+    .await;
     rx.no_bytes().await;
 }
 
 #[tokio::test]
 async fn incoming_v2_zero_length_single_packet_text() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", inline_header("s1", true, b"", false, 0)).await;
+    tx.send("rx", inline_header("s1", true, b"", false, 0))
+        .await;
     assert_eq!(read_text(rx.text().await).await.unwrap(), "");
 }
 
 #[tokio::test]
 async fn incoming_v2_zero_length_single_packet_bytes() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", inline_header("b1", false, b"", false, 0)).await;
-    assert_eq!(read_bytes(rx.bytes().await).await.unwrap(), Vec::<u8>::new());
+    tx.send("rx", inline_header("b1", false, b"", false, 0))
+        .await;
+    assert_eq!(
+        read_bytes(rx.bytes().await).await.unwrap(),
+        Vec::<u8>::new()
+    );
 }
 
 #[tokio::test]
@@ -405,7 +451,10 @@ async fn incoming_v2_errors_on_chunk_index_gap() {
     tx.send("rx", chunk("b1", 0, &compressed[..15_000])).await;
     tx.send("rx", chunk("b1", 2, &compressed[30_000..])).await;
     let err = read_bytes(rx.bytes().await).await.unwrap_err();
-    assert!(matches!(&err, StreamError::Incomplete(m) if m.contains("chunk 2")), "{err:?}");
+    assert!(
+        matches!(&err, StreamError::Incomplete(m) if m.contains("chunk 2")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -425,23 +474,40 @@ async fn incoming_v2_reframes_utf8_across_chunk_boundaries_when_decompressing() 
 #[tokio::test]
 async fn incoming_v2_decompressed_shorter_than_total_length_errors() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", inline_header("s1", true, &deflate_raw(b"abc"), true, 10)).await;
-    assert!(matches!(read_text(rx.text().await).await, Err(StreamError::Incomplete(_))));
+    tx.send(
+        "rx",
+        inline_header("s1", true, &deflate_raw(b"abc"), true, 10),
+    )
+    .await;
+    assert!(matches!(
+        read_text(rx.text().await).await,
+        Err(StreamError::Incomplete(_))
+    ));
     let mut h = text_header("s2", TOPIC, Some(10));
     h.compression = proto::COMPRESSION_DEFLATE_RAW;
     tx.send("rx", header_packet(h)).await;
     tx.send("rx", chunk("s2", 0, &deflate_raw(b"abc"))).await;
     tx.send("rx", trailer("s2", "", &[])).await;
-    assert!(matches!(read_text(rx.text().await).await, Err(StreamError::Incomplete(_))));
+    assert!(matches!(
+        read_text(rx.text().await).await,
+        Err(StreamError::Incomplete(_))
+    ));
 }
 
 #[tokio::test]
 async fn incoming_v2_decompressed_longer_than_total_length_errors() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", inline_header("s1", true, &deflate_raw(b"abcdef"), true, 3)).await;
+    tx.send(
+        "rx",
+        inline_header("s1", true, &deflate_raw(b"abcdef"), true, 3),
+    )
+    .await;
     assert!(matches!(
         read_text(rx.text().await).await,
-        Err(StreamError::LengthExceeded { received: 6, expected: 3 })
+        Err(StreamError::LengthExceeded {
+            received: 6,
+            expected: 3
+        })
     ));
     let mut h = text_header("s2", TOPIC, Some(3));
     h.compression = proto::COMPRESSION_DEFLATE_RAW;
@@ -467,7 +533,10 @@ async fn incoming_v2_trailer_attributes_on_compressed_stream() {
         all += &p.unwrap();
     }
     assert_eq!(all, "data");
-    assert_eq!(reader.attributes().get("done").map(String::as_str), Some("yes"));
+    assert_eq!(
+        reader.attributes().get("done").map(String::as_str),
+        Some("yes")
+    );
 }
 
 #[tokio::test]
@@ -485,7 +554,8 @@ async fn incoming_v2_fields_mean_nothing_to_a_protocol_1_receiver() {
     // A receiver that advertises 1 behaves like an SDK from before data streams v2: the
     // inline content is an unknown field, so the stream waits for chunks.
     let (_room, tx, mut rx) = setup(1, false).await;
-    tx.send("rx", inline_header("s1", true, b"hidden", false, 2)).await;
+    tx.send("rx", inline_header("s1", true, b"hidden", false, 2))
+        .await;
     tx.send("rx", chunk("s1", 0, b"ok")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
     let reader = rx.text().await;
@@ -498,8 +568,10 @@ async fn incoming_v2_fields_mean_nothing_to_a_protocol_1_receiver() {
 #[tokio::test]
 async fn incoming_duplicate_text_stream_id_rejected() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, None))).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, None))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, None)))
+        .await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, None)))
+        .await;
     tx.send("rx", chunk("s1", 0, b"one")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
     assert_eq!(read_text(rx.text().await).await.unwrap(), "one");
@@ -509,17 +581,23 @@ async fn incoming_duplicate_text_stream_id_rejected() {
 #[tokio::test]
 async fn incoming_duplicate_byte_stream_id_rejected() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(byte_header("b1", TOPIC, None))).await;
-    tx.send("rx", header_packet(byte_header("b1", TOPIC, None))).await;
+    tx.send("rx", header_packet(byte_header("b1", TOPIC, None)))
+        .await;
+    tx.send("rx", header_packet(byte_header("b1", TOPIC, None)))
+        .await;
     tx.send("rx", trailer("b1", "", &[])).await;
-    assert_eq!(read_bytes(rx.bytes().await).await.unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        read_bytes(rx.bytes().await).await.unwrap(),
+        Vec::<u8>::new()
+    );
     rx.no_bytes().await;
 }
 
 #[tokio::test]
 async fn incoming_empty_chunks_ignored() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2)))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, Some(2))))
+        .await;
     tx.send("rx", chunk("s1", 0, b"")).await;
     tx.send("rx", chunk("s1", 1, b"ok")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
@@ -531,7 +609,11 @@ async fn incoming_empty_chunks_ignored() {
 #[tokio::test]
 async fn incoming_without_handler_silently_dropped() {
     let (_room, tx, rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", "nobody-listens", None))).await;
+    tx.send(
+        "rx",
+        header_packet(text_header("s1", "nobody-listens", None)),
+    )
+    .await;
     tx.send("rx", chunk("s1", 0, b"x")).await;
     tx.send("rx", trailer("s1", "", &[])).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -541,7 +623,8 @@ async fn incoming_without_handler_silently_dropped() {
 #[tokio::test]
 async fn incoming_abnormal_trailer_reason_errors_reader() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, None))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, None)))
+        .await;
     tx.send("rx", chunk("s1", 0, b"x")).await;
     tx.send("rx", trailer("s1", "cancelled by user", &[])).await;
     assert_eq!(
@@ -593,7 +676,8 @@ async fn incoming_chunked_decompression_bomb_is_payload_too_large() {
 #[tokio::test]
 async fn incoming_invalid_utf8_chunk_is_decode_failed() {
     let (_room, tx, mut rx) = setup(2, true).await;
-    tx.send("rx", header_packet(text_header("s1", TOPIC, None))).await;
+    tx.send("rx", header_packet(text_header("s1", TOPIC, None)))
+        .await;
     tx.send("rx", chunk("s1", 0, &[0xe2, 0x82])).await; // half of '€'
     assert!(matches!(
         read_text(rx.text().await).await,
@@ -619,7 +703,11 @@ async fn send_room(peers: &[(i32, bool)], sender: JoinOptions) -> SendRoom {
         .map(|(i, (p, c))| RawPeer::join(&room, &format!("p{i}"), *p, *c))
         .collect();
     let sender = room.join_with("sender", sender).await.unwrap();
-    SendRoom { room, sender, peers }
+    SendRoom {
+        room,
+        sender,
+        peers,
+    }
 }
 
 fn to(ids: &[&str]) -> Vec<String> {
@@ -655,8 +743,15 @@ fn chunk_sizes(packets: &[DataPacket]) -> Vec<usize> {
 #[tokio::test]
 async fn outgoing_v1_room_short_text_is_legacy_multi_packet() {
     let mut r = send_room(&[(1, false)], JoinOptions::default()).await;
-    let sent = r.sender.send_text("short", text_opts(&["p0"])).await.unwrap();
-    assert_eq!((sent.packets, sent.inline, sent.compressed), (3, false, false));
+    let sent = r
+        .sender
+        .send_text("short", text_opts(&["p0"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (sent.packets, sent.inline, sent.compressed),
+        (3, false, false)
+    );
     let (h, content, packets) = r.peers[0].next_stream().await;
     assert_eq!(packets, 3);
     assert_eq!(h.total_length, Some(5));
@@ -672,7 +767,10 @@ async fn outgoing_v1_room_long_text_splits_at_15000_bytes() {
     let rec = r.room.record_packets();
     let sent = r.sender.send_text(&text, text_opts(&["p0"])).await.unwrap();
     assert_eq!(sent.packets, 5);
-    assert_eq!(chunk_sizes(&rec.take().into_iter().map(|p| p.packet).collect::<Vec<_>>()), vec![15_000, 15_000, 10_000]);
+    assert_eq!(
+        chunk_sizes(&rec.take().into_iter().map(|p| p.packet).collect::<Vec<_>>()),
+        vec![15_000, 15_000, 10_000]
+    );
     let (_, content, _) = r.peers[0].next_stream().await;
     assert_eq!(content, text.as_bytes());
 }
@@ -681,9 +779,15 @@ async fn outgoing_v1_room_long_text_splits_at_15000_bytes() {
 async fn outgoing_v1_room_short_and_long_bytes() {
     let mut r = send_room(&[(1, true)], JoinOptions::default()).await;
     let rec = r.room.record_packets();
-    r.sender.send_bytes(&[1, 2, 3], byte_opts(&["p0"])).await.unwrap();
+    r.sender
+        .send_bytes(&[1, 2, 3], byte_opts(&["p0"]))
+        .await
+        .unwrap();
     let data = incompressible(31_000, 2);
-    r.sender.send_bytes(&data, byte_opts(&["p0"])).await.unwrap();
+    r.sender
+        .send_bytes(&data, byte_opts(&["p0"]))
+        .await
+        .unwrap();
     let (h, content, packets) = r.peers[0].next_stream().await;
     assert_eq!((packets, content), (3, vec![1, 2, 3]));
     assert_eq!(h.mime_type, "application/octet-stream");
@@ -698,7 +802,10 @@ async fn outgoing_v2_short_compressible_text_is_one_compressed_inline_packet() {
     let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
     let text = "hello hello hello hello hello hello";
     let sent = r.sender.send_text(text, text_opts(&["p0"])).await.unwrap();
-    assert_eq!((sent.packets, sent.inline, sent.compressed), (1, true, true));
+    assert_eq!(
+        (sent.packets, sent.inline, sent.compressed),
+        (1, true, true)
+    );
     let (h, content, _) = r.peers[0].next_stream().await;
     assert_eq!(h.compression, proto::COMPRESSION_DEFLATE_RAW);
     assert_eq!(h.total_length, Some(text.len() as u64));
@@ -710,7 +817,10 @@ async fn outgoing_v2_short_compressible_text_is_one_compressed_inline_packet() {
 async fn outgoing_v2_incompressible_text_is_raw_inline() {
     let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
     let sent = r.sender.send_text("a1", text_opts(&["p0"])).await.unwrap();
-    assert_eq!((sent.packets, sent.inline, sent.compressed), (1, true, false));
+    assert_eq!(
+        (sent.packets, sent.inline, sent.compressed),
+        (1, true, false)
+    );
     let (h, content, _) = r.peers[0].next_stream().await;
     assert_eq!(h.compression, proto::COMPRESSION_NONE);
     assert_eq!(content, b"a1");
@@ -731,7 +841,10 @@ async fn outgoing_v2_long_highly_compressible_text_is_inline() {
     let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
     let text = "x".repeat(1_000_000);
     let sent = r.sender.send_text(&text, text_opts(&["p0"])).await.unwrap();
-    assert_eq!((sent.packets, sent.inline, sent.compressed), (1, true, true));
+    assert_eq!(
+        (sent.packets, sent.inline, sent.compressed),
+        (1, true, true)
+    );
     let (_, content, _) = r.peers[0].next_stream().await;
     assert_eq!(inflate_raw(&content), text.as_bytes());
 }
@@ -749,14 +862,21 @@ async fn outgoing_v2_somewhat_compressible_text_is_compressed_multi_packet() {
     assert_eq!(h.total_length, Some(200_000));
     assert_eq!(inflate_raw(&content), text.as_bytes());
     let sizes = chunk_sizes(&rec.take().into_iter().map(|p| p.packet).collect::<Vec<_>>());
-    assert!(sizes[..sizes.len() - 1].iter().all(|s| *s == 15_000), "{sizes:?}");
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|s| *s == 15_000),
+        "{sizes:?}"
+    );
 }
 
 #[tokio::test]
 async fn outgoing_v2_incompressible_bytes_are_compressed_multi_packet() {
     let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
     let data = incompressible(50_000, 4);
-    let sent = r.sender.send_bytes(&data, byte_opts(&["p0"])).await.unwrap();
+    let sent = r
+        .sender
+        .send_bytes(&data, byte_opts(&["p0"]))
+        .await
+        .unwrap();
     // Eligible streams are compressed on the chunked path even when that does not help.
     assert!(!sent.inline && sent.compressed);
     let (h, content, _) = r.peers[0].next_stream().await;
@@ -769,10 +889,17 @@ async fn outgoing_v2_compress_false_variants() {
     let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
     let mut opts = text_opts(&["p0"]);
     opts.compress = false;
-    let sent = r.sender.send_text(&"y".repeat(1000), opts.clone()).await.unwrap();
+    let sent = r
+        .sender
+        .send_text(&"y".repeat(1000), opts.clone())
+        .await
+        .unwrap();
     assert_eq!((sent.inline, sent.compressed), (true, false));
     let sent = r.sender.send_text(&"y".repeat(40_000), opts).await.unwrap();
-    assert_eq!((sent.inline, sent.compressed, sent.packets), (false, false, 5));
+    assert_eq!(
+        (sent.inline, sent.compressed, sent.packets),
+        (false, false, 5)
+    );
     let mut bopts = byte_opts(&["p0"]);
     bopts.compress = false;
     let sent = r.sender.send_bytes(&[0; 100], bopts).await.unwrap();
@@ -797,7 +924,10 @@ async fn outgoing_stream_text_and_stream_bytes_never_compress_or_inline() {
     w.write("bbbb").await.unwrap();
     w.close().await.unwrap();
     let (h, content, packets) = r.peers[0].next_stream().await;
-    assert_eq!((h.inline_content, h.compression, h.total_length), (None, 0, None));
+    assert_eq!(
+        (h.inline_content, h.compression, h.total_length),
+        (None, 0, None)
+    );
     assert_eq!((content, packets), (b"aaaabbbb".to_vec(), 4));
 
     let mut w = r
@@ -814,15 +944,25 @@ async fn outgoing_stream_text_and_stream_bytes_never_compress_or_inline() {
     w.write(&[1, 2, 3]).await.unwrap();
     w.close().await.unwrap();
     let (h, content, _) = r.peers[0].next_stream().await;
-    assert_eq!((h.inline_content, h.compression, h.total_length), (None, 0, Some(3)));
+    assert_eq!(
+        (h.inline_content, h.compression, h.total_length),
+        (None, 0, Some(3))
+    );
     assert_eq!(content, vec![1, 2, 3]);
 }
 
 #[tokio::test]
 async fn outgoing_mixed_room_broadcast_is_legacy() {
     let mut r = send_room(&[(2, true), (1, false)], JoinOptions::default()).await;
-    let sent = r.sender.send_text(&"z".repeat(100), text_opts(&[])).await.unwrap();
-    assert_eq!((sent.inline, sent.compressed, sent.packets), (false, false, 3));
+    let sent = r
+        .sender
+        .send_text(&"z".repeat(100), text_opts(&[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (sent.inline, sent.compressed, sent.packets),
+        (false, false, 3)
+    );
     for peer in &mut r.peers {
         let (_, content, _) = peer.next_stream().await;
         assert_eq!(content, "z".repeat(100).as_bytes());
@@ -856,7 +996,10 @@ async fn outgoing_mixed_room_subset_with_one_non_capable_is_inline_raw() {
 async fn outgoing_send_bytes_to_a_group() {
     let mut r = send_room(&[(2, true), (2, true), (2, true)], JoinOptions::default()).await;
     let rec = r.room.record_packets();
-    r.sender.send_bytes(&[5; 64], byte_opts(&["p0", "p1"])).await.unwrap();
+    r.sender
+        .send_bytes(&[5; 64], byte_opts(&["p0", "p1"]))
+        .await
+        .unwrap();
     let recorded = rec.take();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].to, to(&["p0", "p1"]));
@@ -877,32 +1020,60 @@ async fn outgoing_header_too_large_in_four_variants() {
     // send_text on the chunked (v1) path
     let mut o = text_opts(&["p0"]);
     o.attributes = huge_attributes();
-    assert!(matches!(r.sender.send_text("x", o).await, Err(StreamError::HeaderTooLarge { .. })));
+    assert!(matches!(
+        r.sender.send_text("x", o).await,
+        Err(StreamError::HeaderTooLarge { .. })
+    ));
     // send_bytes to a v2 peer: the inline attempt is too large, so is the chunked header
     let mut o = byte_opts(&["p1"]);
     o.attributes = huge_attributes();
-    assert!(matches!(r.sender.send_bytes(b"x", o).await, Err(StreamError::HeaderTooLarge { .. })));
+    assert!(matches!(
+        r.sender.send_bytes(b"x", o).await,
+        Err(StreamError::HeaderTooLarge { .. })
+    ));
     // the incremental writers
     let so = StreamOptions {
         topic: TOPIC.into(),
         attributes: huge_attributes(),
         ..Default::default()
     };
-    assert!(matches!(r.sender.stream_text(so.clone()).await, Err(StreamError::HeaderTooLarge { .. })));
-    assert!(matches!(r.sender.stream_bytes(so).await, Err(StreamError::HeaderTooLarge { .. })));
+    assert!(matches!(
+        r.sender.stream_text(so.clone()).await,
+        Err(StreamError::HeaderTooLarge { .. })
+    ));
+    assert!(matches!(
+        r.sender.stream_bytes(so).await,
+        Err(StreamError::HeaderTooLarge { .. })
+    ));
 }
 
 #[tokio::test]
 async fn outgoing_eligibility_edge_cases() {
     // broadcast to an all-v2 room: inline
     let r = send_room(&[(2, true), (2, true)], JoinOptions::default()).await;
-    assert!(r.sender.send_text("hi", text_opts(&[])).await.unwrap().inline);
+    assert!(
+        r.sender
+            .send_text("hi", text_opts(&[]))
+            .await
+            .unwrap()
+            .inline
+    );
     // empty room counts as eligible
     let r = send_room(&[], JoinOptions::default()).await;
-    assert!(r.sender.send_text("hi", text_opts(&[])).await.unwrap().inline);
+    assert!(
+        r.sender
+            .send_text("hi", text_opts(&[]))
+            .await
+            .unwrap()
+            .inline
+    );
     // unknown identity counts as protocol 0
     let r = send_room(&[(2, true)], JoinOptions::default()).await;
-    let sent = r.sender.send_text("hi", text_opts(&["p0", "ghost"])).await.unwrap();
+    let sent = r
+        .sender
+        .send_text("hi", text_opts(&["p0", "ghost"]))
+        .await
+        .unwrap();
     assert_eq!((sent.inline, sent.packets), (false, 3));
 }
 
@@ -915,7 +1086,10 @@ async fn outgoing_utf8_splitting_at_mtu() {
     for p in rec.take() {
         if let Some(data_packet::Value::StreamChunk(c)) = p.packet.value {
             assert!(c.content.len() <= 15_000);
-            assert!(std::str::from_utf8(&c.content).is_ok(), "chunk split a character");
+            assert!(
+                std::str::from_utf8(&c.content).is_ok(),
+                "chunk split a character"
+            );
         }
     }
     let (_, content, _) = r.peers[0].next_stream().await;
@@ -931,7 +1105,10 @@ async fn outgoing_empty_payloads() {
     assert_eq!((packets, content.len()), (2, 0));
     assert_eq!(h.total_length, Some(0));
     let sent = r.sender.send_text("", text_opts(&["p1"])).await.unwrap();
-    assert_eq!((sent.packets, sent.inline, sent.compressed), (1, true, false));
+    assert_eq!(
+        (sent.packets, sent.inline, sent.compressed),
+        (1, true, false)
+    );
     let (h, _, _) = r.peers[1].next_stream().await;
     assert_eq!(h.inline_content, Some(vec![]));
 }
@@ -946,8 +1123,15 @@ async fn outgoing_without_local_compression_support_sends_raw() {
         },
     )
     .await;
-    let sent = r.sender.send_text(&"w".repeat(50_000), text_opts(&["p0"])).await.unwrap();
-    assert_eq!((sent.inline, sent.compressed, sent.packets), (false, false, 6));
+    let sent = r
+        .sender
+        .send_text(&"w".repeat(50_000), text_opts(&["p0"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (sent.inline, sent.compressed, sent.packets),
+        (false, false, 6)
+    );
 }
 
 #[tokio::test]
@@ -961,7 +1145,10 @@ async fn outgoing_protocol_1_sender_never_inlines() {
     )
     .await;
     let sent = r.sender.send_text("hi", text_opts(&["p0"])).await.unwrap();
-    assert_eq!((sent.inline, sent.compressed, sent.packets), (false, false, 3));
+    assert_eq!(
+        (sent.inline, sent.compressed, sent.packets),
+        (false, false, 3)
+    );
 }
 
 #[tokio::test]
@@ -979,8 +1166,12 @@ async fn ten_megabytes_between_participants_round_trip() {
 async fn stream_handlers_for_rpc_topics_are_taken() {
     let room = MemoryRoom::new();
     let p = room.join("p").await.unwrap();
-    assert!(p.register_text_stream_handler(proto::RPC_REQUEST_TOPIC, |_| {}).is_err());
-    assert!(p.register_text_stream_handler(proto::RPC_RESPONSE_TOPIC, |_| {}).is_err());
+    assert!(p
+        .register_text_stream_handler(proto::RPC_REQUEST_TOPIC, |_| {})
+        .is_err());
+    assert!(p
+        .register_text_stream_handler(proto::RPC_RESPONSE_TOPIC, |_| {})
+        .is_err());
     assert!(p.register_text_stream_handler("mine", |_| {}).is_ok());
     assert!(p.register_text_stream_handler("mine", |_| {}).is_err());
     p.unregister_text_stream_handler("mine");
@@ -1001,5 +1192,8 @@ async fn dropped_writer_ends_the_stream_abnormally() {
         .unwrap();
     w.write("part").await.unwrap();
     drop(w);
-    assert!(matches!(read_text(rx.text().await).await, Err(StreamError::AbnormalEnd(_))));
+    assert!(matches!(
+        read_text(rx.text().await).await,
+        Err(StreamError::AbnormalEnd(_))
+    ));
 }

@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::error::{Error, RpcError};
 use crate::proto::{self, data_packet, DataPacket};
-use crate::room::{Connection, JoinOptions, RemoteParticipant, RoomEvent, Transport};
+use crate::room::{
+    Connection, JoinOptions, RemoteParticipant, RemoteRegistry, RoomEvent, Transport,
+};
 use crate::rpc::{self, client::RpcClient, server::RpcServer, PerformRpcData, RpcInvocationData};
 use crate::streams::incoming::{IncomingStreams, Opened};
 use crate::streams::outgoing::{self, HeaderSpec};
@@ -39,7 +41,7 @@ pub(crate) struct Core {
     identity: String,
     options: JoinOptions,
     pub(crate) transport: Arc<dyn Transport>,
-    remotes: Mutex<HashMap<String, RemoteParticipant>>,
+    remotes: RemoteRegistry,
     presence: Notify,
     streams: Mutex<IncomingStreams>,
     text_handlers: Mutex<HashMap<String, TextHandler>>,
@@ -59,7 +61,7 @@ impl Core {
     }
 
     pub(crate) fn remote(&self, identity: &str) -> Option<RemoteParticipant> {
-        lock(&self.remotes).get(identity).cloned()
+        self.remotes.get(identity)
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -71,12 +73,14 @@ impl Core {
     }
 
     fn eligibility(&self, destinations: &[String]) -> outgoing::Eligibility {
-        outgoing::eligibility(
-            self.options.client_protocol,
-            self.options.compression_enabled(),
-            destinations,
-            &lock(&self.remotes),
-        )
+        self.remotes.with(|remotes| {
+            outgoing::eligibility(
+                self.options.client_protocol,
+                self.options.compression_enabled(),
+                destinations,
+                remotes,
+            )
+        })
     }
 
     /// `sendText` as the RPC engine uses it.
@@ -124,12 +128,8 @@ impl Core {
     fn handle_event(self: &Arc<Self>, event: RoomEvent) {
         match event {
             RoomEvent::Data(packet) => self.handle_packet(*packet),
-            RoomEvent::ParticipantJoined(remote) => {
-                lock(&self.remotes).insert(remote.identity.clone(), remote);
-                self.presence.notify_waiters();
-            }
+            RoomEvent::ParticipantJoined(_) => self.presence.notify_waiters(),
             RoomEvent::ParticipantLeft(identity) => {
-                lock(&self.remotes).remove(&identity);
                 lock(&self.streams).sender_left(&identity);
                 self.rpc_client.participant_left(&identity);
                 self.presence.notify_waiters();
@@ -250,7 +250,7 @@ impl Participant {
             options,
             transport,
             events,
-            present,
+            remotes,
         } = connection;
         let mut streams = IncomingStreams::new(
             options.stream_limits.clone(),
@@ -265,12 +265,7 @@ impl Participant {
             identity,
             options,
             transport,
-            remotes: Mutex::new(
-                present
-                    .into_iter()
-                    .map(|r| (r.identity.clone(), r))
-                    .collect(),
-            ),
+            remotes,
             presence: Notify::new(),
             streams: Mutex::new(streams),
             text_handlers: Mutex::default(),
@@ -311,9 +306,7 @@ impl Participant {
 
     /// The other participants as we know them.
     pub fn remote_participants(&self) -> Vec<RemoteParticipant> {
-        let mut all: Vec<_> = lock(&self.core().remotes).values().cloned().collect();
-        all.sort_by(|a, b| a.identity.cmp(&b.identity));
-        all
+        self.core().remotes.all()
     }
 
     /// Another participant, if it is in the room.

@@ -12,7 +12,8 @@ use crate::error::Error;
 use crate::participant::Participant;
 use crate::proto::{DataPacket, Message};
 use crate::room::{
-    BoxFuture, Connection, JoinOptions, RemoteParticipant, RoomEvent, Transport, TransportError,
+    BoxFuture, Connection, JoinOptions, RemoteParticipant, RemoteRegistry, RoomEvent, Transport,
+    TransportError,
 };
 
 /// How a [`MemoryRoom`] behaves.
@@ -45,6 +46,7 @@ struct Member {
     info: RemoteParticipant,
     connection_id: u64,
     sink: Sink,
+    remotes: RemoteRegistry,
 }
 
 #[derive(Default)]
@@ -132,13 +134,9 @@ impl MemoryRoom {
                 identity,
                 "identity joined again; older connection disconnected"
             );
+            old.remotes.clear();
             drop(old);
-            broadcast(
-                &mut state,
-                identity,
-                RoomEvent::ParticipantLeft(identity.to_owned()),
-                self.inner.config.latency,
-            );
+            announce_leave(&mut state, identity, self.inner.config.latency);
         }
         state.next_id += 1;
         let connection_id = state.next_id;
@@ -148,7 +146,11 @@ impl MemoryRoom {
             client_protocol: options.client_protocol,
             capabilities: options.capabilities(),
         };
-        let present = state.members.values().map(|m| m.info.clone()).collect();
+        let remotes = RemoteRegistry::default();
+        for member in state.members.values() {
+            remotes.insert(member.info.clone());
+            member.remotes.insert(info.clone());
+        }
         broadcast(
             &mut state,
             identity,
@@ -161,6 +163,7 @@ impl MemoryRoom {
                 info,
                 connection_id,
                 sink,
+                remotes: remotes.clone(),
             },
         );
         drop(state);
@@ -173,7 +176,7 @@ impl MemoryRoom {
                 connection_id,
             }),
             events: rx,
-            present,
+            remotes,
         })
     }
 
@@ -245,6 +248,18 @@ fn deliver(member: &Member, event: RoomEvent, latency: Duration) {
         Sink::Direct(tx) => tx.send(event).map_err(|_| ()),
         Sink::Delayed(tx) => tx.send((Instant::now() + latency, event)).map_err(|_| ()),
     };
+}
+
+fn announce_leave(state: &mut RoomState, identity: &str, latency: Duration) {
+    for member in state.members.values() {
+        member.remotes.remove(identity);
+    }
+    broadcast(
+        state,
+        identity,
+        RoomEvent::ParticipantLeft(identity.to_owned()),
+        latency,
+    );
 }
 
 fn broadcast(state: &mut RoomState, except: &str, event: RoomEvent, latency: Duration) {
@@ -335,13 +350,10 @@ impl Transport for MemoryTransport {
         let mut state = lock(&room.state);
         let ours = matches!(state.members.get(&self.identity), Some(m) if m.connection_id == self.connection_id);
         if ours {
-            state.members.remove(&self.identity);
-            broadcast(
-                &mut state,
-                &self.identity,
-                RoomEvent::ParticipantLeft(self.identity.clone()),
-                room.config.latency,
-            );
+            if let Some(member) = state.members.remove(&self.identity) {
+                member.remotes.clear();
+            }
+            announce_leave(&mut state, &self.identity, room.config.latency);
         }
     }
 }

@@ -3,9 +3,10 @@
 
 mod memory;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -159,6 +160,52 @@ pub struct Connection {
     pub transport: Arc<dyn Transport>,
     /// Packets, joins and leaves, in delivery order; ends when we are out of the room.
     pub events: mpsc::UnboundedReceiver<RoomEvent>,
-    /// Participants already present when we joined.
-    pub present: Vec<RemoteParticipant>,
+    /// The other participants, kept current by the room side of the link (so a lookup
+    /// right after a join already sees who is there).
+    pub remotes: RemoteRegistry,
+}
+
+/// Who else is in the room, as one participant's link knows it. The link updates it as
+/// participants join and leave, before it delivers the matching [`RoomEvent`].
+#[derive(Debug, Clone, Default)]
+pub struct RemoteRegistry {
+    inner: Arc<Mutex<HashMap<String, RemoteParticipant>>>,
+}
+
+impl RemoteRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RemoteParticipant>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a participant that joined.
+    pub fn insert(&self, remote: RemoteParticipant) {
+        self.lock().insert(remote.identity.clone(), remote);
+    }
+
+    /// Forgets a participant that left.
+    pub fn remove(&self, identity: &str) -> Option<RemoteParticipant> {
+        self.lock().remove(identity)
+    }
+
+    /// A participant, if present.
+    pub fn get(&self, identity: &str) -> Option<RemoteParticipant> {
+        self.lock().get(identity).cloned()
+    }
+
+    /// Everyone, sorted by identity.
+    pub fn all(&self) -> Vec<RemoteParticipant> {
+        let mut all: Vec<_> = self.lock().values().cloned().collect();
+        all.sort_by(|a, b| a.identity.cmp(&b.identity));
+        all
+    }
+
+    /// Runs `f` on the current map without copying it.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&HashMap<String, RemoteParticipant>) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Forgets everyone (the link closed).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
 }

@@ -289,6 +289,12 @@ pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String,
         tokio::select! {
             biased;
             settled = &mut settle_rx => {
+                // An ack that arrived just before the settlement still counts.
+                if let Some(mut rx) = ack_rx.take() {
+                    if rx.try_recv().is_ok() {
+                        diagnosis.acked_after_ms = Some(millis(started.elapsed()));
+                    }
+                }
                 return match settled {
                     Ok(Settlement::Response(result)) => result,
                     Ok(Settlement::DestinationLeft) => {

@@ -157,7 +157,9 @@ impl IncomingStreams {
             return None;
         }
         let attached_stream_ids = match &header.content_header {
-            Some(data_stream::header::ContentHeader::TextHeader(t)) => t.attached_stream_ids.clone(),
+            Some(data_stream::header::ContentHeader::TextHeader(t)) => {
+                t.attached_stream_ids.clone()
+            }
             _ => Vec::new(),
         };
         let info = StreamInfo {
