@@ -54,7 +54,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let received = rx.await??;
         let elapsed = started.elapsed();
-        assert_eq!(received, text, "the receiver must get exactly what was sent");
+        assert_eq!(
+            received, text,
+            "the receiver must get exactly what was sent"
+        );
 
         let packets = recorder.take();
         let chunks = packets

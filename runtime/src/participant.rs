@@ -364,6 +364,15 @@ impl Participant {
         self.core().rpc_server.register(method, handler)
     }
 
+    /// Serves every method of a `#[livekit_rpc]` service (`<Trait>Server::new(impl)`).
+    /// Dropping the returned guard, or calling `stop()` on it, unregisters them.
+    pub fn serve<S: crate::typed::Service>(
+        &self,
+        service: S,
+    ) -> Result<crate::typed::Serving, Error> {
+        crate::typed::serve(self, service)
+    }
+
     /// Stops serving `method`; returns whether it was registered.
     pub fn unregister_rpc_method(&self, method: &str) -> bool {
         self.core().rpc_server.unregister(method)

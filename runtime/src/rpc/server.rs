@@ -53,6 +53,16 @@ impl RpcServer {
         Ok(())
     }
 
+    /// Registers a handler that already returns a boxed future (no second box).
+    pub(crate) fn register_handler(&self, method: &str, handler: Handler) -> Result<(), Error> {
+        let mut handlers = self.lock();
+        if handlers.contains_key(method) {
+            return Err(Error::MethodAlreadyRegistered(method.to_owned()));
+        }
+        handlers.insert(method.to_owned(), handler);
+        Ok(())
+    }
+
     pub(crate) fn unregister(&self, method: &str) -> bool {
         self.lock().remove(method).is_some()
     }

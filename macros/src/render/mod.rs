@@ -1,0 +1,93 @@
+//! Writes the trait, its hidden argument structs, the client and the server from a model.
+
+mod client;
+mod server;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::model::{Method, ParamKind, Service};
+
+/// The one path generated code names the runtime by.
+fn krate() -> TokenStream {
+    quote!(::livekit_typed_rpc)
+}
+
+pub fn service(service: &Service) -> TokenStream {
+    let trait_def = trait_def(service);
+    let args = service.methods.iter().map(|m| args_struct(service, m));
+    let client = client::render(service);
+    let server = server::render(service);
+    quote! {
+        #trait_def
+        #(#args)*
+        #client
+        #server
+    }
+}
+
+fn trait_def(service: &Service) -> TokenStream {
+    let Service {
+        attrs,
+        vis,
+        ident,
+        supertraits,
+        ..
+    } = service;
+    let colon = (!supertraits.is_empty()).then(|| quote!(:));
+    let methods = service.methods.iter().map(|m| {
+        let attrs = &m.attrs;
+        let name = &m.ident;
+        let declared = &m.output.declared;
+        let params = m.params.iter().map(|p| {
+            let (ident, ty) = (&p.ident, &p.ty);
+            quote!(#ident: #ty)
+        });
+        quote! {
+            #(#attrs)*
+            fn #name(&self, #(#params),*)
+                -> impl ::core::future::Future<Output = #declared> + ::core::marker::Send;
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #vis trait #ident #colon #supertraits {
+            #(#methods)*
+        }
+    }
+}
+
+pub(crate) fn args_ident(service: &Service, method: &Method) -> syn::Ident {
+    let name = method.ident.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    format_ident!("__LkRpcArgs_{}_{}", service.ident, name)
+}
+
+/// Raw methods and methods without wire arguments need no arguments struct... except to
+/// check that a non-raw payload is a JSON object, so only raw methods skip it.
+fn args_struct(service: &Service, method: &Method) -> TokenStream {
+    if method.raw {
+        return TokenStream::new();
+    }
+    let krate = krate();
+    let ident = args_ident(service, method);
+    let cfgs = service.cfgs.iter().chain(&method.cfgs);
+    let fields = method.params.iter().filter_map(|p| match &p.kind {
+        ParamKind::Wire { serde_attrs, .. } => {
+            let (name, ty) = (&p.ident, &p.ty);
+            Some(quote!(#(#serde_attrs)* #name: #ty,))
+        }
+        ParamKind::Context => None,
+    });
+    let serde_crate = format!("{krate}::__private::serde").replace(' ', "");
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code, missing_docs)]
+        #[derive(#krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
+        #[serde(crate = #serde_crate)]
+        struct #ident {
+            #(#fields)*
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The server: holds the implementation and dispatches each wire name to its method,
+//! decoding arguments and encoding results and typed errors.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{args_ident, krate};
+use crate::model::{Method, ParamKind, Service};
+
+pub fn render(service: &Service) -> TokenStream {
+    let krate = krate();
+    let Service {
+        vis,
+        ident,
+        server,
+        cfgs,
+        ..
+    } = service;
+    let doc = format!(
+        "Serves an implementation of [`{ident}`]: pass `{server}::new(implementation)` to \
+         `Participant::serve`; the returned guard unregisters the methods when dropped."
+    );
+    let bound = quote!(#ident + ::core::marker::Send + ::core::marker::Sync + 'static);
+    let wires = service.methods.iter().map(|m| {
+        let (wire, cfgs) = (&m.wire_name, &m.cfgs);
+        quote!(#(#cfgs)* #wire)
+    });
+    let consts = service.methods.iter().map(|m| {
+        let (name, wire, cfgs) = (&m.const_ident, &m.wire_name, &m.cfgs);
+        let doc = format!("Wire name of [`{ident}::{}`]: `\"{wire}\"`.", m.ident);
+        quote! {
+            #(#cfgs)*
+            #[doc = #doc]
+            pub const #name: &'static str = #wire;
+        }
+    });
+    let arms = service.methods.iter().map(|m| arm(service, m));
+    quote! {
+        #(#cfgs)*
+        #[doc = #doc]
+        #vis struct #server<T> {
+            __lk: ::std::sync::Arc<T>,
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl<T: #bound> #server<T> {
+            /// Serves `implementation`.
+            pub fn new(implementation: T) -> Self {
+                Self { __lk: ::std::sync::Arc::new(implementation) }
+            }
+
+            /// Serves an implementation that is shared elsewhere too.
+            pub fn from_arc(implementation: ::std::sync::Arc<T>) -> Self {
+                Self { __lk: implementation }
+            }
+
+            /// The implementation being served.
+            pub fn inner(&self) -> &::std::sync::Arc<T> {
+                &self.__lk
+            }
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl #server<()> {
+            #(#consts)*
+        }
+
+        #(#cfgs)*
+        impl<T: #bound> #krate::Service for #server<T> {
+            const METHODS: &'static [&'static str] = &[#(#wires),*];
+
+            #[allow(deprecated, unused_variables)]
+            fn call(
+                &self,
+                __lk_method: &str,
+                __lk_data: #krate::__private::RpcInvocationData,
+            ) -> #krate::__private::BoxFuture<'static, ::core::result::Result<::std::string::String, #krate::RpcError>> {
+                let __lk_this = ::std::sync::Arc::clone(&self.__lk);
+                match __lk_method {
+                    #(#arms)*
+                    _ => ::std::boxed::Box::pin(async move {
+                        ::core::result::Result::Err(#krate::RpcError::built_in(
+                            #krate::RpcErrorCode::UnsupportedMethod,
+                            ::core::option::Option::None,
+                        ))
+                    }),
+                }
+            }
+        }
+    }
+}
+
+fn arm(service: &Service, m: &Method) -> TokenStream {
+    let krate = krate();
+    let Method {
+        ident,
+        wire_name,
+        cfgs,
+        output,
+        ..
+    } = m;
+    let has_context = m
+        .params
+        .iter()
+        .any(|p| matches!(p.kind, ParamKind::Context));
+    let context =
+        has_context.then(|| quote!(let __lk_context = #krate::__private::context(&__lk_data);));
+    let decode = if m.raw {
+        TokenStream::new()
+    } else {
+        let args_ty = args_ident(service, m);
+        let checks = m.params.iter().filter_map(|p| match &p.kind {
+            ParamKind::Wire {
+                serde_attrs,
+                json_key,
+            } if serde_attrs.is_empty() => {
+                let ty = &p.ty;
+                Some(quote_spanned! {ty.span()=>
+                    (#json_key, #krate::__private::check_arg::<#ty> as #krate::__private::ArgCheckFn)
+                })
+            }
+            _ => None,
+        });
+        quote! {
+            let __lk_args: #args_ty = #krate::__private::decode_args(
+                #wire_name,
+                &__lk_data.payload,
+                &[#(#checks),*],
+            )?;
+        }
+    };
+    let call_args = m.params.iter().map(|p| match &p.kind {
+        ParamKind::Context => quote!(::core::clone::Clone::clone(&__lk_context)),
+        ParamKind::Wire { .. } if m.raw => quote!(__lk_data.payload),
+        ParamKind::Wire { .. } => {
+            let name = &p.ident;
+            quote!(__lk_args.#name)
+        }
+    });
+    let encode_ok = |value: TokenStream| match &output.ok {
+        None => quote!(#krate::__private::encode_unit(#value)),
+        Some(_) if m.raw => quote!(::core::result::Result::Ok(#value)),
+        Some(t) => quote_spanned!(t.span()=> #krate::__private::encode_value(#wire_name, &#value)),
+    };
+    let finish = match &output.err {
+        None => encode_ok(quote!(__lk_out)),
+        Some(_) => {
+            let ok = encode_ok(quote!(__lk_value));
+            quote! {
+                match __lk_out {
+                    ::core::result::Result::Ok(__lk_value) => #ok,
+                    ::core::result::Result::Err(__lk_error) => {
+                        ::core::result::Result::Err(#krate::__lk_application_error!(__lk_error))
+                    }
+                }
+            }
+        }
+    };
+    quote! {
+        #(#cfgs)*
+        #wire_name => ::std::boxed::Box::pin(async move {
+            #context
+            #decode
+            let __lk_out = __lk_this.#ident(#(#call_args),*).await;
+            #finish
+        }),
+    }
+}
