@@ -294,7 +294,13 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
                 );
             }
         }
-        Some(FnArg::Typed(t)) => errors.spanned(t, "the first parameter must be `&self`"),
+        Some(FnArg::Typed(t)) => errors.spanned(
+            t,
+            format!(
+                "method `{}` needs a `&self` receiver before its arguments: write `async fn {}(&self, ...)`",
+                sig.ident, sig.ident
+            ),
+        ),
         None => errors.at(
             sig.ident.span(),
             format!(

@@ -78,7 +78,7 @@ pub fn render(service: &Service) -> TokenStream {
                 __lk_method: &str,
                 __lk_data: #krate::__private::RpcInvocationData,
             ) -> #krate::__private::BoxFuture<'static, ::core::result::Result<::std::string::String, #krate::RpcError>> {
-                let __lk_this = ::std::sync::Arc::clone(&self.__lk);
+                let __lk_this = ::core::clone::Clone::clone(&self.__lk);
                 match __lk_method {
                     #(#arms)*
                     _ => ::std::boxed::Box::pin(async move {

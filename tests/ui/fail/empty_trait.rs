@@ -1,0 +1,6 @@
+use livekit_typed_rpc::livekit_rpc;
+
+#[livekit_rpc]
+trait Robot {}
+
+fn main() {}

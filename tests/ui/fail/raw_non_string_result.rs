@@ -1,0 +1,9 @@
+use livekit_typed_rpc::livekit_rpc;
+
+#[livekit_rpc]
+trait Robot {
+    #[rpc(raw)]
+    async fn echo(&self, text: String) -> u32;
+}
+
+fn main() {}
