@@ -1,4 +1,146 @@
-//! Typed RPC for LiveKit.
+//! Typed RPC for LiveKit participants.
+//!
+//! `#[livekit_rpc]` on a trait generates a typed client (`<Trait>Client`) and a server
+//! (`<Trait>Server`) that speak LiveKit's own RPC wire protocol — RPC v1 packets and RPC v2
+//! over data streams, byte-compatible with the JavaScript SDK (`livekit-client` 2.23) and
+//! LiveKit's Rust crates — so a Rust participant can call and serve methods with checked
+//! signatures instead of raw strings, and any other LiveKit SDK can still call it.
+//!
+//! ```
+//! use livekit_typed_rpc::{livekit_rpc, CallError, MemoryRoom};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! pub struct Pose { pub joint: u8, pub angle: f32 }
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! pub enum ArmError { OutOfReach { max: f32 } }
+//!
+//! /// A robot arm.
+//! #[livekit_rpc(namespace = "robot")]
+//! pub trait Robot {
+//!     /// Moves one joint.
+//!     async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError>;
+//!     /// A camera snapshot; megabytes go over RPC v2 streams.
+//!     async fn snapshot(&self) -> Vec<u8>;
+//! }
+//!
+//! struct Arm;
+//! impl Robot for Arm {
+//!     async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError> {
+//!         if angle > 90.0 { return Err(ArmError::OutOfReach { max: 90.0 }) }
+//!         Ok(Pose { joint, angle })
+//!     }
+//!     async fn snapshot(&self) -> Vec<u8> { vec![7; 2_000_000] }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let room = MemoryRoom::new();
+//! let alice = room.join("alice").await?;
+//! let _serving = alice.serve(RobotServer::new(Arm))?;   // drop to unregister
+//!
+//! let bob = room.join("bob").await?;
+//! let robot = RobotClient::new(bob, "alice");
+//! let pose = robot.move_arm(2, 41.5).await.unwrap();
+//! assert_eq!(pose.joint, 2);
+//! assert_eq!(robot.move_arm(2, 120.0).await.unwrap_err(),
+//!            CallError::Application(ArmError::OutOfReach { max: 90.0 }));
+//! assert_eq!(robot.snapshot().await?.len(), 2_000_000);
+//! # Ok(()) }
+//! ```
+//!
+//! # Guide
+//!
+//! ## The wire format: calling a typed service from any LiveKit SDK
+//!
+//! A typed method is an ordinary LiveKit RPC method, so JavaScript, Python, Swift, Kotlin
+//! or Rust peers call it with their plain `performRpc` / `perform_rpc`:
+//!
+//! - **Method name**: the Rust method name (`move_arm`); with `#[livekit_rpc(namespace =
+//!   "robot")]` it is `robot.move_arm`; `#[rpc(name = "moveArm")]` on a method sets it
+//!   exactly. The generated types carry them as constants (`RobotClient::MOVE_ARM`).
+//! - **Arguments**: one JSON object keyed by parameter name:
+//!   `{"joint": 2, "angle": 41.5}`. Keys may come in any order, unknown keys are ignored,
+//!   `Option` parameters may be left out, and `#[serde(rename = "jointId")]` (or any other
+//!   `#[serde]` attribute) on a parameter applies. A method without arguments takes an empty
+//!   payload (or `{}`).
+//! - **Result**: the return value as JSON (`{"joint":2,"angle":41.5}`); `()` is the empty
+//!   payload.
+//! - **Raw methods**: `#[rpc(raw)]` on a method whose argument and/or result is a `String`
+//!   passes that payload through untouched — to serve or call existing string methods.
+//! - **Errors**: see below. A parameter of type [`RpcContext`] is filled in by the server
+//!   (caller identity, request id, timeout) and is not on the wire.
+//!
+//! From JavaScript:
+//!
+//! ```text
+//! const pose = JSON.parse(await room.localParticipant.performRpc({
+//!   destinationIdentity: 'alice', method: 'robot.move_arm',
+//!   payload: JSON.stringify({ joint: 2, angle: 41.5 }) }));
+//! ```
+//!
+//! `Vec<u8>` results travel as JSON arrays of numbers; for large binary data prefer a
+//! `String` in base64 or a data stream.
+//!
+//! ## Errors
+//!
+//! A client method returns `Result<T, CallError<E>>`:
+//!
+//! - [`CallError::Application`]`(e)`: the handler returned `Err(e)`. On the wire this is an
+//!   `RpcError` with `e`'s JSON in `data`, `e`'s `Display` (if it has one) as the message
+//!   (cut to 256 bytes) and code APPLICATION_ERROR (1500) unless `E` implements
+//!   [`ErrorCode`] (use codes outside 1001–1999, which LiveKit reserves). The typed error
+//!   JSON must fit `data`'s 15 360 bytes.
+//! - [`CallError::Rpc`]`(e)`: everything else — timeouts (1501, 1502), the destination
+//!   leaving (1503), payload limits (1402, 1504), send failures (1505), an unknown method
+//!   (1400), a handler panic (1500 with `data` "Uncaught error: ..."), or arguments and
+//!   results that do not decode (1500 with `data` naming the method and parameter).
+//!   Methods without `Result` use `CallError<Infallible>`.
+//!
+//! Errors raised on the caller's side (1402, 1501, 1502, 1503, 1505) keep LiveKit's code
+//! and message and carry a [`CallDiagnosis`] as JSON in `data`: whether the request was
+//! published, whether and when it was acknowledged, how long the call waited, the
+//! transport and the destination's advertised protocol, and a plain-words hint.
+//!
+//! ## Timeouts and what happens when the caller gives up
+//!
+//! Every call has two timers, exactly as in LiveKit's SDKs: the acknowledgement must arrive
+//! within `max_round_trip_latency` (7 s; started before the request is sent) or the call
+//! fails with CONNECTION_TIMEOUT; the response must arrive within the response timeout
+//! (15 s by default, started once the request is sent) or it fails with RESPONSE_TIMEOUT.
+//! Set it per client with `RobotClient::new(p, "alice").with_timeout(d)` or for one call
+//! with `robot.with_timeout(d).move_arm(..)`. The handler is told the timeout (at least
+//! 8 s, as every SDK sends) in [`RpcContext::response_timeout`]. Dropping a call's future
+//! abandons it: its pending state is removed at once and a late answer is ignored. The
+//! handler is not interrupted — LiveKit's protocol has no cancellation message — so a
+//! handler that may run long should check [`RpcContext::deadline`].
+//!
+//! ## Evolving a trait without breaking older peers
+//!
+//! - Add parameters as `Option<T>` (or with `#[serde(default)]`): older callers leave them
+//!   out and the server sees `None`. Newer callers' extra keys are ignored by older servers.
+//! - Rename a Rust method while keeping its wire name with `#[rpc(name = "old_name")]`, and
+//!   rename a parameter with `#[serde(rename = "oldName")]`.
+//! - Add methods freely; an older server answers UNSUPPORTED_METHOD (1400), which a newer
+//!   client can check for.
+//! - Changing a result or error type is a breaking change for older peers.
+//!
+//! ## Traits the macro rejects
+//!
+//! Every method must be `async fn(&self, ...)` with owned, serde-serializable arguments
+//! and result. Generic traits and methods, associated types and constants, reference
+//! arguments, patterns and duplicate wire names are compile errors pointing at the
+//! offending code: one wire format per method keeps every SDK able to call it.
+//!
+//! # Layers
+//!
+//! - [`proto`]: LiveKit's packets (from `livekit-protocol`) and wire constants.
+//! - [`streams`]: data streams v1/v2 (chunked, inline, raw-DEFLATE compressed).
+//! - [`rpc`]: the RPC engine (caller and handler sides, v1 and v2).
+//! - [`room`]: the [`room::Transport`] seam and the in-process [`MemoryRoom`];
+//!   the room wire bridge (coming) serves a room over TCP to other processes.
+//! - [`typed`]: what generated code builds on.
 #![warn(missing_docs)]
 
 pub mod error;

@@ -1,0 +1,148 @@
+//! The README's main example: a typed robot service served by one participant of an
+//! in-process LiveKit room and called by another.
+//!
+//! Run with `cargo run --example quickstart`.
+
+use std::time::{Duration, Instant};
+
+use livekit_typed_rpc::proto::data_packet;
+use livekit_typed_rpc::{livekit_rpc, CallError, ErrorCode, MemoryRoom, RpcContext};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pose {
+    pub joint: u8,
+    pub angle: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ArmError {
+    OutOfReach { joint: u8, max_angle: f32 },
+}
+
+impl std::fmt::Display for ArmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArmError::OutOfReach { joint, max_angle } => {
+                write!(f, "joint {joint} cannot go past {max_angle} degrees")
+            }
+        }
+    }
+}
+
+impl ErrorCode for ArmError {
+    fn error_code(&self) -> u32 {
+        4001
+    }
+}
+
+/// A robot arm that other participants drive.
+#[livekit_rpc(namespace = "robot")]
+pub trait Robot {
+    /// Moves one joint; fails with a typed error beyond 90 degrees.
+    async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError>;
+    /// A camera snapshot of `size` bytes: megabytes travel over RPC v2 data streams.
+    async fn snapshot(&self, size: u32) -> Vec<u8>;
+    /// Who is calling, from the invocation context.
+    async fn whoami(&self, ctx: RpcContext) -> String;
+    /// Takes as long as asked.
+    async fn calibrate(&self, millis: u64);
+}
+
+struct Arm;
+
+impl Robot for Arm {
+    async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError> {
+        if angle > 90.0 {
+            return Err(ArmError::OutOfReach {
+                joint,
+                max_angle: 90.0,
+            });
+        }
+        Ok(Pose { joint, angle })
+    }
+
+    async fn snapshot(&self, size: u32) -> Vec<u8> {
+        (0..size).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    async fn whoami(&self, ctx: RpcContext) -> String {
+        format!(
+            "you are {:?}, and you wait up to {} ms for me",
+            ctx.caller_identity,
+            ctx.response_timeout.as_millis()
+        )
+    }
+
+    async fn calibrate(&self, millis: u64) {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let room = MemoryRoom::new();
+    let recorder = room.record_packets();
+
+    // One participant serves the robot; dropping `serving` would unregister it.
+    let robot_side = room.join("robot").await?;
+    let serving = robot_side.serve(RobotServer::new(Arm))?;
+    println!("robot serves {:?}", serving.methods());
+
+    // Another participant calls it with typed arguments and results.
+    let operator = room.join("operator").await?;
+    let robot = RobotClient::new(operator.clone(), "robot");
+
+    let pose = robot.move_arm(2, 41.5).await?;
+    println!("move_arm(2, 41.5) -> joint {} now at {} degrees", pose.joint, pose.angle);
+
+    match robot.move_arm(3, 120.0).await {
+        Err(CallError::Application(e)) => {
+            println!("move_arm(3, 120.0) -> the robot refused with a typed error: {e}")
+        }
+        other => println!("unexpected: {other:?}"),
+    }
+
+    println!("whoami() -> {}", robot.whoami().await?);
+
+    // A per-call timeout: the handler takes 2 s, we wait 300 ms.
+    let started = Instant::now();
+    match robot.with_timeout(Duration::from_millis(300)).calibrate(2_000).await {
+        Err(CallError::Rpc(e)) => println!(
+            "calibrate(2000) with a 300 ms timeout -> {} (code {}) after {:?}\n  why: {}",
+            e.message,
+            e.code,
+            started.elapsed(),
+            livekit_typed_rpc::CallDiagnosis::from_error(&e)
+                .map(|d| d.hint)
+                .unwrap_or_default()
+        ),
+        other => println!("unexpected: {other:?}"),
+    }
+
+    // Megabytes: far beyond RPC v1's 15 KiB, carried by a compressed data stream.
+    recorder.take();
+    let started = Instant::now();
+    let image = robot.snapshot(4_000_000).await?;
+    let packets = recorder.take();
+    let response_chunks = packets
+        .iter()
+        .filter(|p| p.from == "robot")
+        .filter(|p| matches!(p.packet.value, Some(data_packet::Value::StreamChunk(_))))
+        .count();
+    let compressed = packets.iter().any(|p| {
+        matches!(&p.packet.value, Some(data_packet::Value::StreamHeader(h))
+            if h.topic == "lk.rpc_response" && h.compression == 1)
+    });
+    println!(
+        "snapshot(4000000) -> {} bytes in {:?}; the response crossed the room as an RPC v2 stream of {} chunks (compressed: {})",
+        image.len(),
+        started.elapsed(),
+        response_chunks,
+        compressed
+    );
+
+    operator.leave().await;
+    println!("operator left; the robot now sees {:?}", robot_side.remote_participants().len());
+    Ok(())
+}
