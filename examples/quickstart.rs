@@ -94,7 +94,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let robot = RobotClient::new(operator.clone(), "robot");
 
     let pose = robot.move_arm(2, 41.5).await?;
-    println!("move_arm(2, 41.5) -> joint {} now at {} degrees", pose.joint, pose.angle);
+    println!(
+        "move_arm(2, 41.5) -> joint {} now at {} degrees",
+        pose.joint, pose.angle
+    );
 
     match robot.move_arm(3, 120.0).await {
         Err(CallError::Application(e)) => {
@@ -107,7 +110,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A per-call timeout: the handler takes 2 s, we wait 300 ms.
     let started = Instant::now();
-    match robot.with_timeout(Duration::from_millis(300)).calibrate(2_000).await {
+    match robot
+        .with_timeout(Duration::from_millis(300))
+        .calibrate(2_000)
+        .await
+    {
         Err(CallError::Rpc(e)) => println!(
             "calibrate(2000) with a 300 ms timeout -> {} (code {}) after {:?}\n  why: {}",
             e.message,
@@ -143,6 +150,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     operator.leave().await;
-    println!("operator left; the robot now sees {:?}", robot_side.remote_participants().len());
+    println!(
+        "operator left; the robot now sees {:?}",
+        robot_side.remote_participants().len()
+    );
     Ok(())
 }

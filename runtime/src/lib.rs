@@ -139,10 +139,11 @@
 //! - [`streams`]: data streams v1/v2 (chunked, inline, raw-DEFLATE compressed).
 //! - [`rpc`]: the RPC engine (caller and handler sides, v1 and v2).
 //! - [`room`]: the [`room::Transport`] seam and the in-process [`MemoryRoom`];
-//!   the room wire bridge (coming) serves a room over TCP to other processes.
+//!   [`bridge`] serves a room over TCP to other processes.
 //! - [`typed`]: what generated code builds on.
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod error;
 pub mod participant;
 pub mod proto;
