@@ -1,0 +1,17 @@
+// Bundles harness.ts together with the SDK's shipped TypeScript sources (src/), so the
+// interop tests run livekit-client's own RpcClientManager, RpcServerManager and data-stream
+// managers, not a reimplementation.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['harness.ts'],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: 'dist/harness.mjs',
+  logLevel: 'warning',
+  banner: {
+    js: "import { createRequire as __lkCreateRequire } from 'module'; const require = __lkCreateRequire(import.meta.url);",
+  },
+});

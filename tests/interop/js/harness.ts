@@ -1,0 +1,232 @@
+// A LiveKit participant made of livekit-client 2.23.0's own managers, joined to a room
+// over the room wire bridge (SPEC section 5). The glue below only does what the SDK's
+// Room and RTCEngine do around the managers: route incoming packets by kind, keep the
+// remote participants' advertised client_protocol and capabilities, and send packets.
+// It contains no RPC or data-stream logic of its own.
+//
+// Usage: node dist/harness.mjs <host:port> <identity> <client_protocol> <compression 0|1>
+// Control: JSON lines on stdin (commands) and stdout (replies and events).
+
+import * as net from 'node:net';
+import * as readline from 'node:readline';
+import {
+  ClientInfo_Capability,
+  DataPacket,
+  Encryption_Type,
+  ParticipantInfo,
+  ParticipantInfo_State,
+} from '@livekit/protocol';
+import IncomingDataStreamManager from './node_modules/livekit-client/src/room/data-stream/incoming/IncomingDataStreamManager';
+import OutgoingDataStreamManager from './node_modules/livekit-client/src/room/data-stream/outgoing/OutgoingDataStreamManager';
+import RpcClientManager from './node_modules/livekit-client/src/room/rpc/client/RpcClientManager';
+import RpcServerManager from './node_modules/livekit-client/src/room/rpc/server/RpcServerManager';
+import {
+  RPC_REQUEST_DATA_STREAM_TOPIC,
+  RPC_RESPONSE_DATA_STREAM_TOPIC,
+  RpcError,
+} from './node_modules/livekit-client/src/room/rpc/utils';
+import { EventEmitter } from 'events';
+
+const FRAME_JOIN = 0x01;
+const FRAME_PARTICIPANT = 0x02;
+const FRAME_DATA = 0x03;
+
+const [address, identity, protocolArg, compressionArg] = process.argv.slice(2);
+const [host, port] = address.split(':');
+const clientProtocol = Number(protocolArg);
+const compression = compressionArg === '1';
+
+function emit(obj: unknown) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+const log = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (...args: unknown[]) => emit({ event: 'log', level: 'warn', message: String(args[0]) }),
+  error: (...args: unknown[]) => emit({ event: 'log', level: 'error', message: String(args[0]) }),
+  setLevel: () => {},
+  getLevel: () => 0,
+} as any;
+
+// --- the socket, framed as the bridge specifies
+const socket = net.connect({ host, port: Number(port) });
+socket.setNoDelay(true);
+
+function sendFrame(kind: number, body: Uint8Array) {
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(body.length + 1, 0);
+  header.writeUInt8(kind, 4);
+  socket.write(Buffer.concat([header, Buffer.from(body)]));
+}
+
+// What the Room keeps about remote participants: protocol and capabilities are read once,
+// from the first ParticipantInfo, as RemoteParticipant's constructor does.
+const remotes = new Map<string, { clientProtocol: number; capabilities: ClientInfo_Capability[] }>();
+
+// What RTCEngine offers the managers: sendDataPacket on the reliable channel, and events.
+class Engine extends EventEmitter {
+  e2eeManager = undefined;
+  serverVersion = undefined;
+  packetsSent = 0;
+  async sendDataPacket(packet: DataPacket) {
+    this.packetsSent += 1;
+    sendFrame(FRAME_DATA, packet.toBinary());
+  }
+}
+const engine = new Engine();
+
+const getProtocol = (id: string) => remotes.get(id)?.clientProtocol ?? 0;
+const getCapabilities = (id: string) => remotes.get(id)?.capabilities ?? [];
+const getAll = () => Array.from(remotes.keys());
+
+const incoming = new IncomingDataStreamManager();
+const outgoing = new OutgoingDataStreamManager(engine as any, log, getProtocol, getCapabilities, getAll);
+const rpcClient = new RpcClientManager(log, outgoing, getProtocol, () => undefined);
+const rpcServer = new RpcServerManager(log, outgoing, getProtocol);
+rpcClient.on('sendDataPacket', ({ packet }) => engine.sendDataPacket(packet));
+rpcServer.on('sendDataPacket', ({ packet }) => engine.sendDataPacket(packet));
+
+// An SDK from before RPC v2 (protocol 0) had no handlers for the RPC topics.
+if (clientProtocol >= 1) {
+  incoming.registerTextStreamHandler(RPC_REQUEST_DATA_STREAM_TOPIC, async (reader, { identity }) => {
+    await rpcServer.handleIncomingDataStream(reader, identity, reader.info.attributes ?? {});
+  });
+  incoming.registerTextStreamHandler(RPC_RESPONSE_DATA_STREAM_TOPIC, async (reader, { identity }) => {
+    await rpcClient.handleIncomingDataStream(reader, identity, reader.info.attributes ?? {});
+  });
+}
+incoming.registerTextStreamHandler('interop', async (reader, { identity }) => {
+  const text = await reader.readAll();
+  emit({ event: 'text_stream', from: identity, length: text.length, text: text.length <= 1000 ? text : undefined });
+});
+incoming.setConnected(true);
+
+// Room.handleDataPacket, reduced to the kinds RPC and data streams use.
+function handleDataPacket(packet: DataPacket) {
+  const value = packet.value;
+  if (value.case === 'rpcRequest') {
+    rpcServer.handleIncomingRpcRequest(packet.participantIdentity, value.value);
+  } else if (value.case === 'rpcResponse') {
+    const response = value.value;
+    switch (response.value.case) {
+      case 'payload':
+        rpcClient.handleIncomingRpcResponseSuccess(response.requestId, response.value.value);
+        break;
+      case 'error':
+        rpcClient.handleIncomingRpcResponseFailure(response.requestId, RpcError.fromProto(response.value.value));
+        break;
+      default:
+        log.warn(`Unknown rpcResponse.value.case: ${response.value.case}`);
+    }
+  } else if (value.case === 'rpcAck') {
+    rpcClient.handleIncomingRpcAck(value.value.requestId);
+  } else if (value.case === 'streamHeader' || value.case === 'streamChunk' || value.case === 'streamTrailer') {
+    incoming.handleDataStreamPacket(packet, Encryption_Type.NONE);
+  }
+}
+
+function handleParticipant(info: ParticipantInfo) {
+  if (info.state === ParticipantInfo_State.DISCONNECTED) {
+    remotes.delete(info.identity);
+    incoming.validateParticipantHasNoActiveDataStreams(info.identity);
+    rpcClient.handleParticipantDisconnected(info.identity);
+    emit({ event: 'left', identity: info.identity });
+  } else if (!remotes.has(info.identity)) {
+    remotes.set(info.identity, { clientProtocol: info.clientProtocol, capabilities: [...info.capabilities] });
+    emit({ event: 'joined', identity: info.identity, clientProtocol: info.clientProtocol });
+  }
+}
+
+let buffered = Buffer.alloc(0);
+socket.on('data', (data: Buffer) => {
+  buffered = Buffer.concat([buffered, data]);
+  while (buffered.length >= 4) {
+    const len = buffered.readUInt32BE(0);
+    if (buffered.length < 4 + len) break;
+    const kind = buffered.readUInt8(4);
+    const body = buffered.subarray(5, 4 + len);
+    buffered = buffered.subarray(4 + len);
+    if (kind === FRAME_DATA) handleDataPacket(DataPacket.fromBinary(body));
+    else if (kind === FRAME_PARTICIPANT) handleParticipant(ParticipantInfo.fromBinary(body));
+  }
+});
+socket.on('close', () => {
+  emit({ event: 'closed' });
+  process.exit(0);
+});
+socket.on('error', (e) => {
+  emit({ event: 'log', level: 'error', message: String(e) });
+  process.exit(1);
+});
+
+socket.on('connect', () => {
+  const join = new ParticipantInfo({
+    identity,
+    clientProtocol,
+    capabilities: compression ? [ClientInfo_Capability.CAP_COMPRESSION_DEFLATE_RAW] : [],
+  });
+  sendFrame(FRAME_JOIN, join.toBinary());
+  emit({ event: 'ready', identity });
+});
+
+// --- handlers the Rust tests register by behaviour name
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const behaviours: Record<string, (data: any) => Promise<string>> = {
+  echo: async (d) => d.payload,
+  length: async (d) => String(new TextEncoder().encode(d.payload).length),
+  // A typed method written by hand in JavaScript: {"a": n, "b": m} -> n + m as JSON.
+  add: async (d) => {
+    const { a, b } = JSON.parse(d.payload);
+    return JSON.stringify(a + b);
+  },
+  invocation: async (d) =>
+    JSON.stringify({ requestId: d.requestId, callerIdentity: d.callerIdentity, responseTimeout: d.responseTimeout, payloadLength: d.payload.length }),
+  'app-error': async () => {
+    throw new RpcError(4001, 'arm is out of reach', JSON.stringify({ OutOfReach: { joint: 3, limit: 90 } }));
+  },
+  throw: async () => {
+    throw new Error('handler blew up');
+  },
+  slow: async (d) => {
+    await sleep(Number(d.payload));
+    return 'done';
+  },
+  big: async (d) => 'x'.repeat(Number(d.payload)),
+};
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+  const cmd = JSON.parse(line);
+  try {
+    if (cmd.cmd === 'register') {
+      rpcServer.registerRpcMethod(cmd.method, behaviours[cmd.behaviour]);
+      emit({ id: cmd.id, ok: 'registered' });
+    } else if (cmd.cmd === 'call') {
+      const started = Date.now();
+      const sentBefore = engine.packetsSent;
+      try {
+        const [, completion] = await rpcClient.performRpc({
+          destinationIdentity: cmd.destination,
+          method: cmd.method,
+          payload: cmd.payload,
+          responseTimeout: cmd.responseTimeout,
+        });
+        const result = await completion;
+        emit({ id: cmd.id, ok: result, ms: Date.now() - started, packets: engine.packetsSent - sentBefore });
+      } catch (e: any) {
+        emit({ id: cmd.id, error: { code: e.code ?? 0, message: e.message, data: e.data ?? null } });
+      }
+    } else if (cmd.cmd === 'send_text') {
+      const info = await outgoing.sendText(cmd.text, { topic: 'interop', destinationIdentities: cmd.destinations });
+      emit({ id: cmd.id, ok: info.id });
+    } else if (cmd.cmd === 'protocol_of') {
+      emit({ id: cmd.id, ok: String(getProtocol(cmd.identity)) });
+    } else if (cmd.cmd === 'leave') {
+      socket.end();
+    }
+  } catch (e: any) {
+    emit({ id: cmd.id, error: { code: -1, message: String(e?.message ?? e), data: null } });
+  }
+});
