@@ -17,8 +17,8 @@ use std::time::Duration;
 use livekit_typed_rpc::proto::{self, data_packet};
 use livekit_typed_rpc::room::RecordedPacket;
 use livekit_typed_rpc::{
-    bridge, livekit_rpc, CallError, JoinOptions, MemoryRoom, Participant, PerformRpcData,
-    RpcContext, RpcInvocationData,
+    bridge, livekit_rpc, CallError, MemoryRoom, Participant, PerformRpcData, RpcContext,
+    RpcInvocationData,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -431,7 +431,7 @@ async fn js_sends_ten_megabytes_to_rust() {
 
 #[tokio::test]
 async fn js_handler_sees_the_invocation_data_rust_sends() {
-    let mut w = world(2, true).await;
+    let w = world(2, true).await;
     let mut call = rpc("js", "invocation", "four");
     call.response_timeout = Duration::from_secs(3);
     let reply: Value = serde_json::from_str(&w.rust.perform_rpc(call).await.unwrap()).unwrap();
@@ -452,7 +452,7 @@ async fn js_handler_sees_the_invocation_data_rust_sends() {
 #[tokio::test]
 async fn rust_calls_js_methods_at_every_protocol() {
     for (protocol, compression) in PROFILES {
-        let mut w = world(protocol, compression).await;
+        let w = world(protocol, compression).await;
         let label = format!("js protocol {protocol} compression {compression}");
         let js = JsSideClient::new(w.rust.clone(), "js");
         assert_eq!(js.add(40, 2).await.unwrap(), 42, "{label}");
@@ -592,7 +592,7 @@ async fn response_timeouts_in_both_directions() {
 
 #[tokio::test]
 async fn js_peer_leaving_mid_call_is_recipient_disconnected() {
-    let mut w = world(2, true).await;
+    let w = world(2, true).await;
     let rust = w.rust.clone();
     let call = tokio::spawn(async move { rust.perform_rpc(rpc("js", "slow", "5000")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
