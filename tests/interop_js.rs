@@ -181,7 +181,7 @@ impl JsPeer {
     }
 
     async fn leave(mut self) {
-        let _ = self.send(json!({"cmd": "leave"})).await;
+        drop(self.send(json!({"cmd": "leave"})).await);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
     }
 }
