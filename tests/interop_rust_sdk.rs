@@ -123,26 +123,20 @@ impl LkPeer {
         tokio::spawn(async move {
             while let Some(event) = output.recv().await {
                 if let OutputEvent::StreamOpened(StreamOpened {
-                    stream_reader,
+                    stream_reader: livekit_data_stream::api::AnyStreamReader::Text(reader),
                     participant_identity,
                 }) = event
                 {
-                    if let livekit_data_stream::api::AnyStreamReader::Text(reader) = stream_reader {
-                        let topic = reader.info().topic.clone();
-                        let (c, s, t) = (c.clone(), s.clone(), t.clone());
-                        tokio::spawn(async move {
-                            if topic == proto::RPC_REQUEST_TOPIC {
-                                s.handle_v2_request_stream(
-                                    reader,
-                                    participant_identity,
-                                    t.as_ref(),
-                                )
+                    let topic = reader.info().topic.clone();
+                    let (c, s, t) = (c.clone(), s.clone(), t.clone());
+                    tokio::spawn(async move {
+                        if topic == proto::RPC_REQUEST_TOPIC {
+                            s.handle_v2_request_stream(reader, participant_identity, t.as_ref())
                                 .await;
-                            } else if topic == proto::RPC_RESPONSE_TOPIC {
-                                c.handle_v2_response_stream(reader).await;
-                            }
-                        });
-                    }
+                        } else if topic == proto::RPC_RESPONSE_TOPIC {
+                            c.handle_v2_response_stream(reader).await;
+                        }
+                    });
                 }
             }
         });
