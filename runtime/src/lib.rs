@@ -155,7 +155,7 @@ pub mod typed;
 pub use error::{CallError, Error, RpcError, RpcErrorCode};
 pub use livekit_typed_rpc_macros::livekit_rpc;
 pub use participant::{Diagnostics, Participant};
-pub use room::{JoinOptions, MemoryRoom, RemoteParticipant, RoomConfig};
+pub use room::{JoinOptions, MemoryRoom, RemoteParticipant, RoomConfig, RpcLimits};
 pub use rpc::{CallDiagnosis, PerformRpcData, RpcInvocationData};
 pub use typed::{serve, ErrorCode, RpcContext, RpcEndpoint, Service, Serving};
 

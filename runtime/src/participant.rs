@@ -56,6 +56,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Core {
+    pub(crate) fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    pub(crate) fn options(&self) -> &JoinOptions {
+        &self.options
+    }
+
     pub(crate) fn client_protocol(&self) -> i32 {
         self.options.client_protocol
     }
@@ -260,6 +268,9 @@ impl Participant {
         if options.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC {
             streams.claim_topic(proto::RPC_REQUEST_TOPIC, true);
             streams.claim_topic(proto::RPC_RESPONSE_TOPIC, true);
+            let cap = options.rpc_limits.max_payload_bytes;
+            streams.cap_topic(proto::RPC_REQUEST_TOPIC, cap);
+            streams.cap_topic(proto::RPC_RESPONSE_TOPIC, cap);
         }
         let core = Arc::new(Core {
             identity,

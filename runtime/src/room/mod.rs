@@ -38,6 +38,37 @@ pub struct JoinOptions {
     pub compression: bool,
     /// Limits on incoming streams.
     pub stream_limits: StreamLimits,
+    /// Limits on incoming RPC calls.
+    pub rpc_limits: RpcLimits,
+}
+
+/// Limits on what callers can make a participant hold or run. The defaults keep a
+/// misbehaving peer from exhausting memory or tasks; raise them if your methods need to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcLimits {
+    /// Largest RPC request or response payload accepted over a data stream, in bytes
+    /// (default 256 MiB). A larger request is refused with REQUEST_PAYLOAD_TOO_LARGE (1402)
+    /// and a larger response fails the call with RESPONSE_PAYLOAD_TOO_LARGE (1504); in both
+    /// cases the bytes are dropped as they arrive, never buffered.
+    pub max_payload_bytes: u64,
+    /// Most handler invocations one caller may have running at once (default 64). Further
+    /// calls are acknowledged and answered with APPLICATION_ERROR saying so.
+    pub max_concurrent_calls_per_caller: usize,
+    /// A handler still running this long after its caller's deadline (the response timeout
+    /// the caller sent) is cancelled, since no caller of any LiveKit SDK still waits for it;
+    /// `None` lets handlers run forever. Default 10 s, which covers every SDK's way of
+    /// computing the timeout it sends.
+    pub cancel_handlers_after_deadline: Option<std::time::Duration>,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 256 * 1024 * 1024,
+            max_concurrent_calls_per_caller: 64,
+            cancel_handlers_after_deadline: Some(std::time::Duration::from_secs(10)),
+        }
+    }
 }
 
 impl Default for JoinOptions {
@@ -46,6 +77,7 @@ impl Default for JoinOptions {
             client_protocol: proto::CLIENT_PROTOCOL_DATA_STREAM_V2,
             compression: true,
             stream_limits: StreamLimits::default(),
+            rpc_limits: RpcLimits::default(),
         }
     }
 }

@@ -97,11 +97,17 @@ impl RpcClient {
         }
         let client = self.clone();
         tokio::spawn(async move {
-            let result = reader.read_all().await.map_err(|e| {
-                RpcError::built_in(
+            let result = reader.read_all().await.map_err(|e| match e {
+                crate::streams::StreamError::PayloadTooLarge { limit } => RpcError::built_in(
+                    RpcErrorCode::ResponsePayloadTooLarge,
+                    Some(format!(
+                        "the response exceeds this participant's limit of {limit} bytes for RPC payloads (JoinOptions::rpc_limits)"
+                    )),
+                ),
+                e => RpcError::built_in(
                     RpcErrorCode::ApplicationError,
                     Some(format!("Error reading RPC response payload: {e}")),
-                )
+                ),
             });
             client.settle(&request_id, Settlement::Response(result));
         });

@@ -24,6 +24,29 @@ pub(crate) type Handler =
 pub(crate) struct RpcServer {
     handlers: Mutex<HashMap<String, Handler>>,
     running: AtomicUsize,
+    per_caller: Mutex<HashMap<String, usize>>,
+}
+
+/// Counts one running invocation for a caller until dropped.
+struct CallerSlot<'a> {
+    server: &'a RpcServer,
+    caller: String,
+}
+
+impl Drop for CallerSlot<'_> {
+    fn drop(&mut self) {
+        let mut per_caller = self
+            .server
+            .per_caller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_caller.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                per_caller.remove(&self.caller);
+            }
+        }
+    }
 }
 
 struct RunningGuard<'a>(&'a AtomicUsize);
@@ -73,6 +96,20 @@ impl RpcServer {
 
     fn handler(&self, method: &str) -> Option<Handler> {
         self.lock().get(method).cloned()
+    }
+
+    /// Takes a slot for `caller`, or `None` if it already runs `limit` invocations.
+    fn slot(&self, caller: &str, limit: usize) -> Option<CallerSlot<'_>> {
+        let mut per_caller = self.per_caller.lock().unwrap_or_else(|p| p.into_inner());
+        let n = per_caller.entry(caller.to_owned()).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(CallerSlot {
+            server: self,
+            caller: caller.to_owned(),
+        })
     }
 }
 
@@ -163,6 +200,17 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
         }
         let payload = match reader.read_all().await {
             Ok(payload) => payload,
+            Err(crate::streams::StreamError::PayloadTooLarge { limit }) => {
+                let e = RpcError::built_in(
+                    RpcErrorCode::RequestPayloadTooLarge,
+                    Some(format!(
+                        "the request exceeds {}'s limit of {limit} bytes for RPC payloads (JoinOptions::rpc_limits)",
+                        core.identity()
+                    )),
+                );
+                send_error(&core, &caller, &request_id, e).await;
+                return;
+            }
             Err(e) => {
                 let e = RpcError::built_in(
                     RpcErrorCode::ApplicationError,
@@ -189,9 +237,48 @@ async fn invoke(core: &Core, method: &str, data: RpcInvocationData) -> Result<St
     let Some(handler) = core.rpc_server.handler(method) else {
         return Err(RpcError::built_in(RpcErrorCode::UnsupportedMethod, None));
     };
+    let limit = core.options().rpc_limits.max_concurrent_calls_per_caller;
+    let Some(_slot) = core.rpc_server.slot(&data.caller_identity, limit) else {
+        tracing::warn!(caller = %data.caller_identity, method, limit, "too many concurrent calls from one caller");
+        return Err(RpcError::built_in(
+            RpcErrorCode::ApplicationError,
+            Some(format!(
+                "{} already has {limit} calls running here (JoinOptions::rpc_limits); retry when one finishes",
+                data.caller_identity
+            )),
+        ));
+    };
     core.rpc_server.running.fetch_add(1, Ordering::SeqCst);
     let _running = RunningGuard(&core.rpc_server.running);
-    match tokio::spawn(handler(data)).await {
+    let cancel_after = core
+        .options()
+        .rpc_limits
+        .cancel_handlers_after_deadline
+        .map(|grace| data.response_timeout.max(super::MIN_WIRE_RESPONSE_TIMEOUT) + grace);
+    let caller = data.caller_identity.clone();
+    let mut task = tokio::spawn(handler(data));
+    let joined = match cancel_after {
+        Some(limit) => match tokio::time::timeout(limit, &mut task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                task.abort();
+                tracing::warn!(
+                    method,
+                    caller,
+                    "handler cancelled: its caller's deadline passed long ago"
+                );
+                return Err(RpcError::built_in(
+                    RpcErrorCode::ResponseTimeout,
+                    Some(format!(
+                        "the handler for {method:?} was still running {} ms after the request arrived, past the caller's deadline; it was cancelled",
+                        limit.as_millis()
+                    )),
+                ));
+            }
+        },
+        None => task.await,
+    };
+    match joined {
         Ok(result) => result,
         Err(join) => {
             let detail = if join.is_panic() {

@@ -24,6 +24,8 @@ type Sink = mpsc::UnboundedSender<Result<Vec<u8>, StreamError>>;
 
 struct OpenStream {
     sender: String,
+    /// Most bytes this stream may deliver (the stream limit, or the RPC payload limit).
+    limit: u64,
     is_text: bool,
     total_length: Option<u64>,
     received: u64,
@@ -41,6 +43,8 @@ pub(crate) struct IncomingStreams {
     local_compression: bool,
     text_topics: HashSet<String>,
     byte_topics: HashSet<String>,
+    /// Topics whose streams carry RPC payloads, with their tighter limit.
+    capped_topics: HashMap<String, u64>,
     open: HashMap<String, OpenStream>,
     per_sender: HashMap<String, usize>,
 }
@@ -68,6 +72,7 @@ impl IncomingStreams {
             local_compression,
             text_topics: HashSet::new(),
             byte_topics: HashSet::new(),
+            capped_topics: HashMap::new(),
             open: HashMap::new(),
             per_sender: HashMap::new(),
         }
@@ -81,6 +86,11 @@ impl IncomingStreams {
             &mut self.byte_topics
         };
         set.insert(topic.to_owned())
+    }
+
+    /// Streams on `topic` may carry at most `limit` bytes (RPC payloads).
+    pub(crate) fn cap_topic(&mut self, topic: &str, limit: u64) {
+        self.capped_topics.insert(topic.to_owned(), limit);
     }
 
     pub(crate) fn release_topic(&mut self, topic: &str, text: bool) {
@@ -180,9 +190,23 @@ impl IncomingStreams {
         };
         let attributes = Arc::new(Mutex::new(header.attributes));
         let (sink, rx) = mpsc::unbounded_channel();
+        let limit = self
+            .capped_topics
+            .get(&info.topic)
+            .map_or(self.limits.max_stream_bytes, |cap| {
+                (*cap).min(self.limits.max_stream_bytes)
+            });
+        if info.total_length.is_some_and(|t| t > limit) {
+            // Refuse up front: no byte of it is buffered.
+            let e = StreamError::PayloadTooLarge { limit };
+            tracing::warn!(sender, stream_id = %info.id, error = %e, "stream announces more than the limit");
+            let _ = sink.send(Err(e));
+            return Some(reader(info, sender, attributes, rx, is_text));
+        }
 
         if let Some(content) = inline_content {
-            let result = self.inline_payload(content, compressed, is_text, info.total_length);
+            let result =
+                self.inline_payload(content, compressed, is_text, info.total_length, limit);
             if let Err(e) = &result {
                 tracing::warn!(sender, stream_id = %info.id, error = %e, "inline stream failed");
             }
@@ -205,11 +229,12 @@ impl IncomingStreams {
             info.id.clone(),
             OpenStream {
                 sender: sender.to_owned(),
+                limit,
                 is_text,
                 total_length: info.total_length,
                 received: 0,
                 next_index: 0,
-                inflater: compressed.then(|| Inflater::new(self.limits.max_stream_bytes)),
+                inflater: compressed.then(|| Inflater::new(limit)),
                 reframer: (compressed && is_text).then(Utf8Reframer::default),
                 attributes: attributes.clone(),
                 sink,
@@ -224,8 +249,8 @@ impl IncomingStreams {
         compressed: bool,
         is_text: bool,
         total_length: Option<u64>,
+        limit: u64,
     ) -> Result<Vec<u8>, StreamError> {
-        let limit = self.limits.max_stream_bytes;
         let bytes = if compressed {
             deflate::decompress(&content, limit).map_err(|e| inflate_error(e, limit))?
         } else {
@@ -252,11 +277,11 @@ impl IncomingStreams {
     }
 
     pub(crate) fn handle_chunk(&mut self, sender: &str, chunk: data_stream::Chunk) {
-        let limit = self.limits.max_stream_bytes;
         let Some(stream) = self.open.get_mut(&chunk.stream_id) else {
             tracing::debug!(sender, stream_id = %chunk.stream_id, "chunk for unknown stream ignored");
             return;
         };
+        let limit = stream.limit;
         if stream.sender != sender {
             tracing::warn!(sender, stream_id = %chunk.stream_id, "chunk from a participant that did not open the stream ignored");
             return;
@@ -294,10 +319,10 @@ impl IncomingStreams {
 
     /// Counts, checks and forwards decoded bytes of an open stream.
     fn deliver(&mut self, stream_id: &str, piece: Vec<u8>) -> Result<(), StreamError> {
-        let limit = self.limits.max_stream_bytes;
         let Some(stream) = self.open.get_mut(stream_id) else {
             return Ok(());
         };
+        let limit = stream.limit;
         stream.received += piece.len() as u64;
         if stream.received > limit {
             return Err(StreamError::PayloadTooLarge { limit });
@@ -335,12 +360,12 @@ impl IncomingStreams {
     }
 
     pub(crate) fn handle_trailer(&mut self, sender: &str, trailer: data_stream::Trailer) {
-        let limit = self.limits.max_stream_bytes;
         let max_attributes = self.limits.max_header_attributes;
         let Some(stream) = self.open.get_mut(&trailer.stream_id) else {
             tracing::debug!(sender, stream_id = %trailer.stream_id, "trailer for unknown stream ignored");
             return;
         };
+        let limit = stream.limit;
         if stream.sender != sender {
             tracing::warn!(sender, stream_id = %trailer.stream_id, "trailer from a participant that did not open the stream ignored");
             return;
