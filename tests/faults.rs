@@ -268,7 +268,7 @@ async fn a_thousand_callers_hammer_one_handler_with_short_timeouts() {
     let mut callers = Vec::new();
     for i in 0..1_000 {
         let options = JoinOptions {
-            client_protocol: (i % 3) as i32,
+            client_protocol: i % 3,
             compression: i % 2 == 0,
             ..Default::default()
         };
