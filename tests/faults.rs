@@ -10,22 +10,11 @@ use std::time::Duration;
 use livekit_typed_rpc::bridge::{self, encode_frame, FRAME_DATA, FRAME_JOIN};
 use livekit_typed_rpc::proto::{self, data_packet, Message, ParticipantInfo};
 use livekit_typed_rpc::streams::{StreamError, TextStreamReader};
-use livekit_typed_rpc::{
-    Diagnostics, JoinOptions, MemoryRoom, Participant, PerformRpcData, RpcInvocationData,
-};
+use livekit_typed_rpc::{Diagnostics, JoinOptions, MemoryRoom, Participant, RpcInvocationData};
 use support::*;
 use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn call(dest: &str, method: &str, payload: &str) -> PerformRpcData {
-    PerformRpcData {
-        destination_identity: dest.into(),
-        method: method.into(),
-        payload: payload.into(),
-        ..Default::default()
-    }
-}
 
 async fn serve_echo(p: &Participant) {
     p.register_rpc_method("echo", |d: RpcInvocationData| async move { Ok(d.payload) })

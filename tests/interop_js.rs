@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::call;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,8 +19,7 @@ use std::time::Duration;
 use livekit_typed_rpc::proto::{self, data_packet};
 use livekit_typed_rpc::room::RecordedPacket;
 use livekit_typed_rpc::{
-    bridge, livekit_rpc, CallError, MemoryRoom, Participant, PerformRpcData, RpcContext,
-    RpcInvocationData,
+    bridge, livekit_rpc, CallError, MemoryRoom, Participant, RpcContext, RpcInvocationData,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -291,15 +292,6 @@ async fn world(js_protocol: i32, js_compression: bool) -> World {
     }
 }
 
-fn rpc(dest: &str, method: &str, payload: &str) -> PerformRpcData {
-    PerformRpcData {
-        destination_identity: dest.into(),
-        method: method.into(),
-        payload: payload.into(),
-        ..Default::default()
-    }
-}
-
 fn headers<'a>(
     packets: &'a [RecordedPacket],
     from: &str,
@@ -432,7 +424,7 @@ async fn js_sends_ten_megabytes_to_rust() {
 #[tokio::test]
 async fn js_handler_sees_the_invocation_data_rust_sends() {
     let w = world(2, true).await;
-    let mut call = rpc("js", "invocation", "four");
+    let mut call = call("js", "invocation", "four");
     call.response_timeout = Duration::from_secs(3);
     let reply: Value = serde_json::from_str(&w.rust.perform_rpc(call).await.unwrap()).unwrap();
     assert_eq!(reply["callerIdentity"], "rust");
@@ -472,7 +464,7 @@ async fn rust_calls_js_methods_at_every_protocol() {
         );
         let raw = w
             .rust
-            .perform_rpc(rpc("js", "app-error", ""))
+            .perform_rpc(call("js", "app-error", ""))
             .await
             .unwrap_err();
         assert_eq!(
@@ -482,7 +474,7 @@ async fn rust_calls_js_methods_at_every_protocol() {
         // A handler exception is APPLICATION_ERROR (with its message on the v1 path).
         let e = w
             .rust
-            .perform_rpc(rpc("js", "throw", ""))
+            .perform_rpc(call("js", "throw", ""))
             .await
             .unwrap_err();
         assert_eq!(e.code, 1500, "{label}");
@@ -491,7 +483,7 @@ async fn rust_calls_js_methods_at_every_protocol() {
         }
         let e = w
             .rust
-            .perform_rpc(rpc("js", "missing", ""))
+            .perform_rpc(call("js", "missing", ""))
             .await
             .unwrap_err();
         assert_eq!(e.code, 1400, "{label}");
@@ -505,7 +497,7 @@ async fn rust_sends_ten_megabytes_to_js_with_the_right_stream_shape() {
         let w = world(protocol, compression).await;
         let rec = w.room.record_packets();
         let payload = support::incompressible_text(10_000_000, 8);
-        let result = w.rust.perform_rpc(rpc("js", "length", &payload)).await;
+        let result = w.rust.perform_rpc(call("js", "length", &payload)).await;
         if protocol == 0 {
             assert_eq!(result.unwrap_err().code, 1402);
             continue;
@@ -534,7 +526,7 @@ async fn small_calls_use_inline_packets_only_towards_protocol_2() {
         let rec = w.room.record_packets();
         let text = "hello hello hello hello hello hello hello hello";
         assert_eq!(
-            w.rust.perform_rpc(rpc("js", "echo", text)).await.unwrap(),
+            w.rust.perform_rpc(call("js", "echo", text)).await.unwrap(),
             text
         );
         let packets = rec.take();
@@ -573,7 +565,7 @@ async fn small_calls_use_inline_packets_only_towards_protocol_2() {
 #[tokio::test]
 async fn response_timeouts_in_both_directions() {
     let mut w = world(2, true).await;
-    let mut call = rpc("js", "slow", "3000");
+    let mut call = call("js", "slow", "3000");
     call.response_timeout = Duration::from_millis(500);
     let e = w.rust.perform_rpc(call).await.unwrap_err();
     assert_eq!(e.code, 1502);
@@ -594,7 +586,7 @@ async fn response_timeouts_in_both_directions() {
 async fn js_peer_leaving_mid_call_is_recipient_disconnected() {
     let w = world(2, true).await;
     let rust = w.rust.clone();
-    let call = tokio::spawn(async move { rust.perform_rpc(rpc("js", "slow", "5000")).await });
+    let call = tokio::spawn(async move { rust.perform_rpc(call("js", "slow", "5000")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     w.js.leave().await;
     let e = call.await.unwrap().unwrap_err();
@@ -629,7 +621,7 @@ async fn twenty_concurrent_calls_in_both_directions() {
             rust_calls.spawn(async move {
                 (
                     i,
-                    rust.perform_rpc(rpc("js", "echo", &format!("rust-{i}")))
+                    rust.perform_rpc(call("js", "echo", &format!("rust-{i}")))
                         .await,
                 )
             });

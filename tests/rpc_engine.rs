@@ -20,15 +20,6 @@ use livekit_typed_rpc::{
 };
 use support::*;
 
-fn call(dest: &str, method: &str, payload: &str) -> PerformRpcData {
-    PerformRpcData {
-        destination_identity: dest.into(),
-        method: method.into(),
-        payload: payload.into(),
-        ..Default::default()
-    }
-}
-
 fn ack(id: &str) -> data_packet::Value {
     data_packet::Value::RpcAck(RpcAck {
         request_id: id.into(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use livekit_typed_rpc::proto::{self, data_packet, data_stream, DataPacket};
 use livekit_typed_rpc::room::{RoomEvent, Transport};
-use livekit_typed_rpc::{JoinOptions, MemoryRoom};
+use livekit_typed_rpc::{JoinOptions, MemoryRoom, PerformRpcData};
 use tokio::sync::mpsc;
 
 /// A participant the test speaks for, packet by packet.
@@ -192,4 +192,14 @@ pub fn incompressible_text(len: usize, seed: u64) -> String {
         .into_iter()
         .map(|b| (b'a' + b % 26) as char)
         .collect()
+}
+
+/// A call with everything but destination, method and payload at its default.
+pub fn call(dest: &str, method: &str, payload: &str) -> PerformRpcData {
+    PerformRpcData {
+        destination_identity: dest.into(),
+        method: method.into(),
+        payload: payload.into(),
+        ..Default::default()
+    }
 }

@@ -22,15 +22,7 @@ pub fn render(service: &Service) -> TokenStream {
          returns `Result<T, CallError<E>>`."
     );
     let methods = service.methods.iter().map(|m| method(service, m));
-    let consts = service.methods.iter().map(|m| {
-        let (name, wire, cfgs) = (&m.const_ident, &m.wire_name, &m.cfgs);
-        let doc = format!("Wire name of [`{ident}::{}`]: `\"{wire}\"`.", m.ident);
-        quote! {
-            #(#cfgs)*
-            #[doc = #doc]
-            pub const #name: &'static str = #wire;
-        }
-    });
+    let consts = super::wire_name_consts(service);
     quote! {
         #(#cfgs)*
         #[doc = #doc]

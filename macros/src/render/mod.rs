@@ -57,6 +57,26 @@ fn trait_def(service: &Service) -> TokenStream {
     }
 }
 
+/// One documented `&'static str` constant per method, on the client and the server.
+pub(crate) fn wire_name_consts(service: &Service) -> Vec<TokenStream> {
+    service
+        .methods
+        .iter()
+        .map(|m| {
+            let (name, wire, cfgs) = (&m.const_ident, &m.wire_name, &m.cfgs);
+            let doc = format!(
+                "Wire name of [`{}::{}`]: `\"{wire}\"`.",
+                service.ident, m.ident
+            );
+            quote! {
+                #(#cfgs)*
+                #[doc = #doc]
+                pub const #name: &'static str = #wire;
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn args_ident(service: &Service, method: &Method) -> syn::Ident {
     let name = method.ident.to_string();
     let name = name.strip_prefix("r#").unwrap_or(&name);

@@ -26,15 +26,7 @@ pub fn render(service: &Service) -> TokenStream {
         let (wire, cfgs) = (&m.wire_name, &m.cfgs);
         quote!(#(#cfgs)* #wire)
     });
-    let consts = service.methods.iter().map(|m| {
-        let (name, wire, cfgs) = (&m.const_ident, &m.wire_name, &m.cfgs);
-        let doc = format!("Wire name of [`{ident}::{}`]: `\"{wire}\"`.", m.ident);
-        quote! {
-            #(#cfgs)*
-            #[doc = #doc]
-            pub const #name: &'static str = #wire;
-        }
-    });
+    let consts = super::wire_name_consts(service);
     let arms = service.methods.iter().map(|m| arm(service, m));
     quote! {
         #(#cfgs)*
