@@ -1197,3 +1197,111 @@ async fn dropped_writer_ends_the_stream_abnormally() {
         Err(StreamError::AbnormalEnd(_))
     ));
 }
+
+// ---------------------------------------------------------------- files and attachments
+
+fn temp_file(name: &str, content: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lk-typed-rpc-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn file_opts(dest: &[&str]) -> livekit_typed_rpc::streams::SendFileOptions {
+    livekit_typed_rpc::streams::SendFileOptions {
+        topic: TOPIC.into(),
+        destination_identities: to(dest),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn outgoing_send_file_is_never_inline_and_compressed_when_eligible() {
+    let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let path = temp_file("tiny.txt", b"small enough to inline, but files never are");
+    let sent = r.sender.send_file(&path, file_opts(&["p0"])).await.unwrap();
+    assert!(!sent.inline && sent.compressed);
+    let (h, content, packets) = r.peers[0].next_stream().await;
+    assert_eq!((packets, h.inline_content.is_none()), (3, true));
+    assert_eq!(h.compression, proto::COMPRESSION_DEFLATE_RAW);
+    assert!(
+        matches!(&h.content_header, Some(proto::data_stream::header::ContentHeader::ByteHeader(b)) if b.name == "tiny.txt")
+    );
+    assert_eq!(
+        inflate_raw(&content),
+        b"small enough to inline, but files never are"
+    );
+}
+
+#[tokio::test]
+async fn outgoing_incompressible_file_is_compressed_multi_packet() {
+    let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let data = incompressible(200_000, 6);
+    let path = temp_file("noise.bin", &data);
+    let rec = r.room.record_packets();
+    let sent = r.sender.send_file(&path, file_opts(&["p0"])).await.unwrap();
+    assert!(sent.compressed && sent.packets > 3);
+    let (h, content, _) = r.peers[0].next_stream().await;
+    assert_eq!(h.total_length, Some(200_000));
+    assert_eq!(inflate_raw(&content), data);
+    let sizes = chunk_sizes(&rec.take().into_iter().map(|p| p.packet).collect::<Vec<_>>());
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|s| *s == 15_000),
+        "{sizes:?}"
+    );
+}
+
+#[tokio::test]
+async fn outgoing_file_to_a_recipient_without_capability_is_uncompressed() {
+    let mut r = send_room(&[(2, false)], JoinOptions::default()).await;
+    let data = vec![3u8; 40_000];
+    let path = temp_file("plain.bin", &data);
+    let sent = r.sender.send_file(&path, file_opts(&["p0"])).await.unwrap();
+    assert!(!sent.compressed && !sent.inline);
+    let (h, content, packets) = r.peers[0].next_stream().await;
+    assert_eq!((h.compression, packets), (proto::COMPRESSION_NONE, 5));
+    assert_eq!(content, data);
+}
+
+#[tokio::test]
+async fn outgoing_empty_file_is_header_and_trailer() {
+    let mut r = send_room(&[(1, false)], JoinOptions::default()).await;
+    let path = temp_file("empty", b"");
+    let sent = r.sender.send_file(&path, file_opts(&["p0"])).await.unwrap();
+    assert_eq!(sent.packets, 2);
+    let (h, content, packets) = r.peers[0].next_stream().await;
+    assert_eq!((h.total_length, content.len(), packets), (Some(0), 0, 2));
+}
+
+#[tokio::test]
+async fn outgoing_text_with_attachments_sends_files_first_and_never_inline() {
+    let room = MemoryRoom::new();
+    let mut rx = Receiver::join(&room, "rx", JoinOptions::default()).await;
+    let tx = room.join("tx").await.unwrap();
+    let a = temp_file("a.txt", b"first attachment");
+    let b = temp_file("b.bin", &[1, 2, 3]);
+    let mut opts = text_opts(&["rx"]);
+    opts.attachments = vec![a, b];
+    let sent = tx.send_text("see attached", opts).await.unwrap();
+    assert!(!sent.inline);
+    let first = rx.bytes().await;
+    let second = rx.bytes().await;
+    let ids = vec![first.info().id.clone(), second.info().id.clone()];
+    assert_eq!(read_bytes(first).await.unwrap(), b"first attachment");
+    assert_eq!(read_bytes(second).await.unwrap(), vec![1, 2, 3]);
+    let text = rx.text().await;
+    assert_eq!(text.info().attached_stream_ids, ids);
+    assert_eq!(read_text(text).await.unwrap(), "see attached");
+}
+
+#[tokio::test]
+async fn send_file_of_a_missing_path_says_which() {
+    let r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let err = r
+        .sender
+        .send_file("/definitely/not/here.bin", file_opts(&["p0"]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("/definitely/not/here.bin"));
+}

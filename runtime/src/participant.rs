@@ -18,8 +18,8 @@ use crate::rpc::{self, client::RpcClient, server::RpcServer, PerformRpcData, Rpc
 use crate::streams::incoming::{IncomingStreams, Opened};
 use crate::streams::outgoing::{self, HeaderSpec};
 use crate::streams::{
-    ByteStreamReader, ByteStreamWriter, SendBytesOptions, SendTextOptions, SentStream, StreamError,
-    StreamOptions, TextStreamReader, TextStreamWriter,
+    ByteStreamReader, ByteStreamWriter, SendBytesOptions, SendFileOptions, SendTextOptions,
+    SentStream, StreamError, StreamOptions, TextStreamReader, TextStreamWriter,
 };
 
 type TextHandler = Arc<dyn Fn(TextStreamReader) + Send + Sync>;
@@ -113,13 +113,26 @@ impl Core {
         text: &str,
         options: SendTextOptions,
     ) -> Result<SentStream, StreamError> {
-        let eligibility = self.eligibility(&options.destination_identities);
+        let mut eligibility = self.eligibility(&options.destination_identities);
+        let mut attached = Vec::with_capacity(options.attachments.len());
+        for path in &options.attachments {
+            let file_options = SendFileOptions {
+                topic: options.topic.clone(),
+                destination_identities: options.destination_identities.clone(),
+                compress: options.compress,
+                ..Default::default()
+            };
+            attached.push(self.send_file(path, file_options).await?.stream_id);
+        }
+        if !attached.is_empty() {
+            eligibility.inline = false;
+        }
         let spec = HeaderSpec {
             stream_id: options.stream_id.unwrap_or_else(new_stream_id),
             topic: options.topic,
             mime_type: "text/plain".into(),
             attributes: options.attributes,
-            content: outgoing::text_content(),
+            content: outgoing::text_content_with(attached),
             destinations: options.destination_identities,
         };
         outgoing::send_payload(
@@ -129,6 +142,43 @@ impl Core {
             true,
             eligibility,
             options.compress,
+        )
+        .await
+    }
+
+    async fn send_file(
+        &self,
+        path: &std::path::Path,
+        options: SendFileOptions,
+    ) -> Result<SentStream, StreamError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| StreamError::SendFailed(format!("cannot open {}: {e}", path.display())))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| StreamError::SendFailed(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        let name = options.name.unwrap_or_else(|| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "unknown".into())
+        });
+        let eligibility = self.eligibility(&options.destination_identities);
+        let spec = HeaderSpec {
+            stream_id: new_stream_id(),
+            topic: options.topic,
+            mime_type: options.mime_type,
+            attributes: options.attributes,
+            content: outgoing::byte_content(name),
+            destinations: options.destination_identities,
+        };
+        outgoing::send_file(
+            self.transport.as_ref(),
+            spec,
+            file,
+            size,
+            eligibility.compress && options.compress,
         )
         .await
     }
@@ -424,6 +474,16 @@ impl Participant {
             options.compress,
         )
         .await
+    }
+
+    /// Streams a file from disk as a byte stream: chunked (never inline) and compressed
+    /// where every recipient supports it, without reading it whole into memory.
+    pub async fn send_file(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        options: SendFileOptions,
+    ) -> Result<SentStream, StreamError> {
+        self.core().send_file(path.as_ref(), options).await
     }
 
     /// Opens an incremental text stream (never inline, never compressed).

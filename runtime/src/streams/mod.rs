@@ -219,6 +219,9 @@ pub struct SendTextOptions {
     pub stream_id: Option<String>,
     /// Allow raw-DEFLATE compression where every recipient supports it (default `true`).
     pub compress: bool,
+    /// Files sent first, as byte streams on the same topic, and named in the text's
+    /// `attached_stream_ids` (a text with attachments never goes inline).
+    pub attachments: Vec<std::path::PathBuf>,
 }
 
 impl Default for SendTextOptions {
@@ -229,6 +232,7 @@ impl Default for SendTextOptions {
             destination_identities: Vec::new(),
             stream_id: None,
             compress: true,
+            attachments: Vec::new(),
         }
     }
 }
@@ -282,6 +286,36 @@ impl SendBytesOptions {
         Self {
             topic: topic.into(),
             ..Default::default()
+        }
+    }
+}
+
+/// Options for [`crate::Participant::send_file`].
+#[derive(Debug, Clone)]
+pub struct SendFileOptions {
+    /// Topic receivers route on.
+    pub topic: String,
+    /// Header attributes.
+    pub attributes: HashMap<String, String>,
+    /// Recipients; empty sends to everyone else in the room.
+    pub destination_identities: Vec<String>,
+    /// MIME type (default `application/octet-stream`).
+    pub mime_type: String,
+    /// Name announced to receivers; the file's own name when `None`.
+    pub name: Option<String>,
+    /// Allow raw-DEFLATE compression where every recipient supports it (default `true`).
+    pub compress: bool,
+}
+
+impl Default for SendFileOptions {
+    fn default() -> Self {
+        Self {
+            topic: String::new(),
+            attributes: HashMap::new(),
+            destination_identities: Vec::new(),
+            mime_type: "application/octet-stream".into(),
+            name: None,
+            compress: true,
         }
     }
 }

@@ -60,8 +60,13 @@ pub(crate) struct HeaderSpec {
 }
 
 pub(crate) fn text_content() -> data_stream::header::ContentHeader {
+    text_content_with(Vec::new())
+}
+
+pub(crate) fn text_content_with(attached: Vec<String>) -> data_stream::header::ContentHeader {
     data_stream::header::ContentHeader::TextHeader(data_stream::TextHeader {
         operation_type: data_stream::OperationType::Create as i32,
+        attached_stream_ids: attached,
         ..Default::default()
     })
 }
@@ -202,6 +207,92 @@ pub(crate) async fn send_payload(
         payload_bytes: total,
         wire_payload_bytes: wire,
     })
+}
+
+/// Streams a file as a chunked byte stream, compressed when eligible: never inline and
+/// never read whole into memory, as the reference's `sendFile`.
+pub(crate) async fn send_file(
+    transport: &dyn Transport,
+    spec: HeaderSpec,
+    mut file: tokio::fs::File,
+    size: u64,
+    compress: bool,
+) -> Result<SentStream, StreamError> {
+    use tokio::io::AsyncReadExt;
+
+    let mut header = spec.header(Some(size));
+    if compress {
+        header.compression = proto::COMPRESSION_DEFLATE_RAW;
+    }
+    publish(transport, spec.checked_header_packet(header)?).await?;
+    let mut deflater =
+        compress.then(|| flate2::Compress::new(flate2::Compression::default(), false));
+    let mut pending: Vec<u8> = Vec::with_capacity(2 * proto::STREAM_CHUNK_SIZE_BYTES);
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut index, mut wire, mut read_total) = (0u64, 0u64, 0u64);
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .await
+            .map_err(|e| StreamError::SendFailed(format!("reading the file: {e}")))?;
+        read_total += n as u64;
+        let end = n == 0;
+        match deflater.as_mut() {
+            Some(d) => deflate_into(d, &buffer[..n], end, &mut pending),
+            None => pending.extend_from_slice(&buffer[..n]),
+        }
+        while pending.len() >= proto::STREAM_CHUNK_SIZE_BYTES || (end && !pending.is_empty()) {
+            let take = pending.len().min(proto::STREAM_CHUNK_SIZE_BYTES);
+            let piece: Vec<u8> = pending.drain(..take).collect();
+            wire += piece.len() as u64;
+            publish(transport, spec.chunk(index, piece)).await?;
+            index += 1;
+        }
+        if end {
+            break;
+        }
+    }
+    if read_total != size {
+        // The file changed while it was sent; say so instead of ending normally.
+        let reason = format!("file changed while sending: {read_total} of {size} bytes");
+        publish(transport, spec.trailer(reason.clone())).await?;
+        return Err(StreamError::SendFailed(reason));
+    }
+    publish(transport, spec.trailer(String::new())).await?;
+    Ok(SentStream {
+        stream_id: spec.stream_id,
+        packets: index as usize + 2,
+        inline: false,
+        compressed: compress,
+        payload_bytes: size,
+        wire_payload_bytes: wire,
+    })
+}
+
+/// Feeds `input` through a streaming raw-DEFLATE encoder, finishing it when `end`.
+fn deflate_into(d: &mut flate2::Compress, mut input: &[u8], end: bool, out: &mut Vec<u8>) {
+    let flush = if end {
+        flate2::FlushCompress::Finish
+    } else {
+        flate2::FlushCompress::None
+    };
+    loop {
+        if out.capacity() - out.len() < 16 * 1024 {
+            out.reserve(64 * 1024);
+        }
+        let (before_in, before_out) = (d.total_in(), d.total_out());
+        let Ok(status) = d.compress_vec(input, out, flush) else {
+            return;
+        };
+        input = &input[(d.total_in() - before_in) as usize..];
+        let progressed = d.total_in() != before_in || d.total_out() != before_out;
+        match status {
+            flate2::Status::StreamEnd => return,
+            _ if !end && input.is_empty() => return,
+            _ if !progressed => return,
+            _ => {}
+        }
+    }
 }
 
 /// Shared state of the incremental writers.
