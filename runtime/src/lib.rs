@@ -6,49 +6,11 @@
 //! LiveKit's Rust crates — so a Rust participant can call and serve methods with checked
 //! signatures instead of raw strings, and any other LiveKit SDK can still call it.
 //!
-//! ```
-//! use livekit_typed_rpc::{livekit_rpc, CallError, MemoryRoom};
-//! use serde::{Deserialize, Serialize};
+//! The README's main example (`cargo run --example quickstart`), run here as a doc test: a
+//! typed robot service served by one participant of an in-process room and called by
+//! another, with a typed error, a per-call timeout and a multi-megabyte result over RPC v2.
 //!
-//! #[derive(Debug, Serialize, Deserialize)]
-//! pub struct Pose { pub joint: u8, pub angle: f32 }
-//!
-//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
-//! pub enum ArmError { OutOfReach { max: f32 } }
-//!
-//! /// A robot arm.
-//! #[livekit_rpc(namespace = "robot")]
-//! pub trait Robot {
-//!     /// Moves one joint.
-//!     async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError>;
-//!     /// A camera snapshot; megabytes go over RPC v2 streams.
-//!     async fn snapshot(&self) -> Vec<u8>;
-//! }
-//!
-//! struct Arm;
-//! impl Robot for Arm {
-//!     async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError> {
-//!         if angle > 90.0 { return Err(ArmError::OutOfReach { max: 90.0 }) }
-//!         Ok(Pose { joint, angle })
-//!     }
-//!     async fn snapshot(&self) -> Vec<u8> { vec![7; 2_000_000] }
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let room = MemoryRoom::new();
-//! let alice = room.join("alice").await?;
-//! let _serving = alice.serve(RobotServer::new(Arm))?;   // drop to unregister
-//!
-//! let bob = room.join("bob").await?;
-//! let robot = RobotClient::new(bob, "alice");
-//! let pose = robot.move_arm(2, 41.5).await.unwrap();
-//! assert_eq!(pose.joint, 2);
-//! assert_eq!(robot.move_arm(2, 120.0).await.unwrap_err(),
-//!            CallError::Application(ArmError::OutOfReach { max: 90.0 }));
-//! assert_eq!(robot.snapshot().await?.len(), 2_000_000);
-//! # Ok(()) }
-//! ```
+#![doc = concat!("```rust\n", include_str!("../../examples/quickstart.rs"), "\n```")]
 //!
 //! # Guide
 //!
