@@ -1,8 +1,8 @@
 //! `#[livekit_rpc]`: turns a trait into a typed LiveKit RPC client and server.
 //!
-//! The macro is built as parse -> validated model -> render: [`parse`] reads the trait
-//! and its attributes (one attribute parser, [`attr`]) into a [`model::Service`], reporting
-//! every problem as a spanned error at the user's code; [`render`] writes the trait, the
+//! The macro is built as parse -> validated model -> render: `parse` reads the trait
+//! and its attributes (one attribute parser, `attr`) into a `model::Service`, reporting
+//! every problem as a spanned error at the user's code; `render` writes the trait, the
 //! client and the server from that model. Generated code only names the runtime through
 //! `::livekit_typed_rpc::__private`. See the `livekit-typed-rpc` crate for documentation.
 

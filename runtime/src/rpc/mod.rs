@@ -1,4 +1,4 @@
-//! The RPC engine: caller side ([`client`]) and handler side ([`server`]) of LiveKit RPC
+//! The RPC engine: caller side (`client`) and handler side (`server`) of LiveKit RPC
 //! v1 (packets) and v2 (data streams), with the reference SDK's timers and error codes.
 
 pub(crate) mod client;
