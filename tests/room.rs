@@ -219,3 +219,19 @@ async fn a_second_join_with_the_same_identity_replaces_the_first() {
         vec!["dup".to_string(), "watcher".to_string()]
     );
 }
+
+#[tokio::test]
+async fn participants_keep_their_room_alive() {
+    let (a, b) = {
+        let room = MemoryRoom::new();
+        (room.join("a").await.unwrap(), room.join("b").await.unwrap())
+    };
+    b.register_rpc_method("echo", |d: RpcInvocationData| async move { Ok(d.payload) })
+        .unwrap();
+    assert_eq!(
+        a.perform_rpc(call("b", "echo", "still a room"))
+            .await
+            .unwrap(),
+        "still a room"
+    );
+}

@@ -171,7 +171,7 @@ impl MemoryRoom {
             identity: identity.to_owned(),
             options,
             transport: Arc::new(MemoryTransport {
-                room: Arc::downgrade(&self.inner),
+                room: self.inner.clone(),
                 identity: identity.to_owned(),
                 connection_id,
             }),
@@ -271,14 +271,16 @@ fn broadcast(state: &mut RoomState, except: &str, event: RoomEvent, latency: Dur
 }
 
 struct MemoryTransport {
-    room: Weak<RoomInner>,
+    /// Participants keep their room alive: dropping the `MemoryRoom` handle must not
+    /// disconnect anyone.
+    room: Arc<RoomInner>,
     identity: String,
     connection_id: u64,
 }
 
 impl MemoryTransport {
     fn publish_now(&self, mut packet: DataPacket) -> Result<(), TransportError> {
-        let room = self.room.upgrade().ok_or(TransportError::Disconnected)?;
+        let room = &self.room;
         if let Some(max) = room.config.max_message_bytes {
             let size = packet.encoded_len();
             if size > max {
@@ -344,9 +346,7 @@ impl Transport for MemoryTransport {
     }
 
     fn leave(&self) {
-        let Some(room) = self.room.upgrade() else {
-            return;
-        };
+        let room = &self.room;
         let mut state = lock(&room.state);
         let ours = matches!(state.members.get(&self.identity), Some(m) if m.connection_id == self.connection_id);
         if ours {
