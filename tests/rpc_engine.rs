@@ -1420,3 +1420,35 @@ async fn mixed_room_large_calls_where_the_destination_speaks_v2() {
     .collect();
     assert_eq!(compressed, expected);
 }
+
+/// Extra: `UNSUPPORTED_SERVER` when the server reports a version below 1.8.0; nothing sent.
+#[tokio::test]
+async fn client_refuses_rpc_on_a_server_older_than_1_8_0() {
+    for (version, refused) in [
+        ("1.7.2", true),
+        ("1.8.0", false),
+        ("1.10.1", false),
+        ("garbage", false),
+    ] {
+        let room = MemoryRoom::with_config(RoomConfig {
+            server_version: Some(version.into()),
+            ..Default::default()
+        });
+        let server = room.join("server").await.unwrap();
+        register_echo(&server, "echo").await;
+        let client = room.join("client").await.unwrap();
+        let rec = room.record_packets();
+        let result = client.perform_rpc(call("server", "echo", "x")).await;
+        if refused {
+            let e = result.unwrap_err();
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                (1403, "RPC not supported by server")
+            );
+            assert!(diagnosis(&e).hint.contains("1.7.2"));
+            assert!(rec.take().is_empty());
+        } else {
+            assert_eq!(result.unwrap(), "x", "{version}");
+        }
+    }
+}

@@ -404,5 +404,6 @@ pub async fn connect_raw(
         transport: Arc::new(BridgeTransport { frames: frames_tx }),
         events: events_rx,
         remotes,
+        server_version: None,
     })
 }

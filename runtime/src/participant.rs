@@ -42,6 +42,7 @@ pub(crate) struct Core {
     options: JoinOptions,
     pub(crate) transport: Arc<dyn Transport>,
     remotes: RemoteRegistry,
+    server_version: Option<String>,
     presence: Notify,
     streams: Mutex<IncomingStreams>,
     text_handlers: Mutex<HashMap<String, TextHandler>>,
@@ -58,6 +59,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Core {
     pub(crate) fn identity(&self) -> &str {
         &self.identity
+    }
+
+    pub(crate) fn server_version(&self) -> Option<&str> {
+        self.server_version.as_deref()
     }
 
     pub(crate) fn options(&self) -> &JoinOptions {
@@ -309,6 +314,7 @@ impl Participant {
             transport,
             events,
             remotes,
+            server_version,
         } = connection;
         let mut streams = IncomingStreams::new(
             options.stream_limits.clone(),
@@ -327,6 +333,7 @@ impl Participant {
             options,
             transport,
             remotes,
+            server_version,
             presence: Notify::new(),
             streams: Mutex::new(streams),
             text_handlers: Mutex::default(),

@@ -24,6 +24,9 @@ pub struct RoomConfig {
     pub max_message_bytes: Option<usize>,
     /// Delay every delivery by this much (order is kept).
     pub latency: Duration,
+    /// The server version participants are told, as a LiveKit SFU reports it in its join
+    /// response; callers refuse RPC below 1.8.0 (UNSUPPORTED_SERVER). `None`: not reported.
+    pub server_version: Option<String>,
 }
 
 /// One packet as it crossed the room, for tests and diagnostics.
@@ -177,6 +180,7 @@ impl MemoryRoom {
             }),
             events: rx,
             remotes,
+            server_version: self.inner.config.server_version.clone(),
         })
     }
 

@@ -195,6 +195,8 @@ pub struct Connection {
     /// The other participants, kept current by the room side of the link (so a lookup
     /// right after a join already sees who is there).
     pub remotes: RemoteRegistry,
+    /// The LiveKit server version the room reports, if any (RPC needs 1.8.0 or newer).
+    pub server_version: Option<String>,
 }
 
 /// Who else is in the room, as one participant's link knows it. The link updates it as

@@ -194,6 +194,12 @@ pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String,
         );
         return Err(fail(diagnosis, RpcErrorCode::RequestPayloadTooLarge, hint));
     }
+    if let Some(version) = core.server_version().filter(|v| older_than(v, (1, 8, 0))) {
+        let hint = format!(
+            "the LiveKit server is version {version}; RPC needs 1.8.0 or newer; nothing was sent"
+        );
+        return Err(fail(diagnosis, RpcErrorCode::UnsupportedServer, hint));
+    }
     if !core.is_connected() {
         let hint = "the local participant has left the room; nothing was sent".to_owned();
         return Err(fail(diagnosis, RpcErrorCode::SendFailed, hint));
@@ -364,5 +370,32 @@ fn no_response_hint(d: &CallDiagnosis, limit: Duration, method: &str) -> String 
             d.destination,
             millis(limit)
         ),
+    }
+}
+
+/// Whether a `major.minor.patch` version (pre-release suffix ignored) is older than `min`.
+/// A version that does not parse is not evidence of an old server, as in livekit-rpc.
+fn older_than(version: &str, min: (u64, u64, u64)) -> bool {
+    let core = version.trim().trim_start_matches('v');
+    let core = core.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<Option<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+    match parts.as_slice() {
+        [Some(a), Some(b), Some(c)] => (*a, *b, *c) < min,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::older_than;
+
+    #[test]
+    fn server_versions_compare_numerically() {
+        assert!(older_than("1.7.2", (1, 8, 0)));
+        assert!(older_than("v0.15.0", (1, 8, 0)));
+        assert!(!older_than("1.8.0", (1, 8, 0)));
+        assert!(!older_than("1.10.0", (1, 8, 0)));
+        assert!(!older_than("1.9.12-rc1", (1, 8, 0)));
+        assert!(!older_than("dev", (1, 8, 0)));
     }
 }
