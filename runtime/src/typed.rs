@@ -226,6 +226,9 @@ pub mod __private {
         RpcError::built_in(RpcErrorCode::ApplicationError, Some(detail))
     }
 
+    /// Compiles only for types that can cross the wire (checked per parameter).
+    pub fn assert_wire_type<T: Serialize + DeserializeOwned>() {}
+
     /// Encodes the arguments object of a call.
     pub fn encode_args<A: Serialize>(method: &str, args: &A) -> Result<String, RpcError> {
         serde_json::to_string(args).map_err(|e| {

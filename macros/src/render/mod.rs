@@ -4,7 +4,8 @@ mod client;
 mod server;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::model::{Method, ParamKind, Service};
 
@@ -100,7 +101,22 @@ fn args_struct(service: &Service, method: &Method) -> TokenStream {
         ParamKind::Context => None,
     });
     let serde_crate = format!("{krate}::__private::serde").replace(' ', "");
+    // Checked first and spanned on each parameter's type, so a type that cannot cross the
+    // wire is reported at that type rather than at the derive below.
+    let checks = method.wire_params().map(|p| {
+        let ty = &p.ty;
+        quote_spanned!(ty.span()=> #krate::__private::assert_wire_type::<#ty>();)
+    });
+    let check_cfgs = service.cfgs.iter().chain(&method.cfgs);
     quote! {
+        #(#check_cfgs)*
+        const _: () = {
+            #[allow(dead_code)]
+            fn __lk_wire_types() {
+                #(#checks)*
+            }
+        };
+
         #(#cfgs)*
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code, missing_docs)]
