@@ -102,11 +102,15 @@
 //! - [`rpc`]: the RPC engine (caller and handler sides, v1 and v2).
 //! - [`room`]: the [`room::Transport`] seam and the in-process [`MemoryRoom`];
 //!   [`bridge`] serves a room over TCP to other processes.
-//! - [`typed`]: what generated code builds on.
+//! - [`typed`]: what generated code builds on; [`RpcEndpoint`] is the seam. With the
+//!   `livekit` feature, the `livekit` crate's `LocalParticipant` implements it, so the same
+//!   generated clients and servers run on a real LiveKit room.
 #![warn(missing_docs)]
 
 pub mod bridge;
 pub mod error;
+#[cfg(feature = "livekit")]
+pub mod livekit_endpoint;
 pub mod participant;
 pub mod proto;
 pub mod room;
