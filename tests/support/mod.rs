@@ -2,6 +2,8 @@
 //! hand (the equivalent of the reference SDK's mocked managers), and packet builders.
 #![allow(dead_code)]
 
+pub mod js;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -218,6 +218,18 @@ rl.on('line', async (line) => {
       } catch (e: any) {
         emit({ id: cmd.id, error: { code: e.code ?? 0, message: e.message, data: e.data ?? null } });
       }
+    } else if (cmd.cmd === 'bench_calls') {
+      // `count` sequential calls, timed here so the measurement excludes the control pipe.
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < cmd.count; i++) {
+        const [, completion] = await rpcClient.performRpc({
+          destinationIdentity: cmd.destination,
+          method: cmd.method,
+          payload: cmd.payload,
+        });
+        await completion;
+      }
+      emit({ id: cmd.id, ok: String(process.hrtime.bigint() - started) });
     } else if (cmd.cmd === 'send_text') {
       const info = await outgoing.sendText(cmd.text, { topic: 'interop', destinationIdentities: cmd.destinations });
       emit({ id: cmd.id, ok: info.id });
