@@ -6,7 +6,11 @@
 //! - payload throughput vs a plain copy: 1 MB through RPC v2 (compressed and not) against
 //!   copying the same bytes.
 
+mod estimates;
+
 use std::time::Duration;
+
+use estimates::mean_ns;
 
 use criterion::{criterion_group, Criterion};
 use livekit_typed_rpc::{
@@ -147,15 +151,6 @@ criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1)).sample_size(30);
     targets = calls, payloads
-}
-
-/// Mean time of one benchmark in this run, from criterion's estimates.
-fn mean_ns(group: &str, name: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
-    let path = format!("{dir}/criterion/{group}/{name}/new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 fn main() {

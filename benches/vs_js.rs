@@ -9,7 +9,11 @@
 #[path = "../tests/support/js.rs"]
 mod js;
 
+mod estimates;
+
 use std::time::Duration;
+
+use estimates::mean_ns;
 
 use criterion::Criterion;
 use livekit_typed_rpc::{
@@ -105,14 +109,6 @@ fn bench(c: &mut Criterion, p: &Peers, label: &str, size: usize) {
         })
     });
     group.finish();
-}
-
-fn mean_ns(group: &str, name: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
-    let path = format!("{dir}/criterion/{group}/{name}/new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 fn main() {
