@@ -230,9 +230,6 @@ pub enum Error {
     /// A stream handler for this topic already exists (the RPC topics are always taken).
     #[error("a stream handler is already registered for topic {0:?}")]
     HandlerAlreadyRegistered(String),
-    /// The participant has left the room.
-    #[error("participant {0:?} has left the room")]
-    Left(String),
     /// An identity was empty or otherwise unusable.
     #[error("invalid identity {0:?}: identities must be non-empty")]
     InvalidIdentity(String),

@@ -69,10 +69,6 @@ impl Core {
         &self.options
     }
 
-    pub(crate) fn client_protocol(&self) -> i32 {
-        self.options.client_protocol
-    }
-
     pub(crate) fn remote(&self, identity: &str) -> Option<RemoteParticipant> {
         self.remotes.get(identity)
     }
@@ -83,6 +79,12 @@ impl Core {
 
     fn speaks_rpc_v2(&self) -> bool {
         self.options.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+    }
+
+    /// Whether requests to, or success responses for, a peer advertising `peer_protocol`
+    /// travel as data streams: both sides must speak RPC v2.
+    pub(crate) fn rpc_over_streams_with(&self, peer_protocol: i32) -> bool {
+        self.speaks_rpc_v2() && peer_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
     }
 
     fn eligibility(&self, destinations: &[String]) -> outgoing::Eligibility {

@@ -386,7 +386,7 @@ pub mod __private {
         RpcContext {
             request_id: data.request_id.clone(),
             caller_identity: data.caller_identity.clone(),
-            response_timeout: data.response_timeout.max(Duration::ZERO),
+            response_timeout: data.response_timeout,
             received_at: tokio::time::Instant::now(),
         }
     }

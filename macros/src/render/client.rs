@@ -128,7 +128,6 @@ fn method(service: &Service, m: &Method) -> TokenStream {
             quote_spanned!(t.span()=> #krate::__private::finish_fallible::<#t, #e>(#wire_name, #reply))
         }
     };
-    let _ = service;
     quote! {
         #(#carried)*
         pub async fn #ident(&self, #(#args),*)

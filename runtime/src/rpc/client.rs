@@ -157,12 +157,11 @@ impl Drop for PendingGuard<'_> {
 }
 
 /// Performs one call from `core`'s participant.
-pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String, RpcError> {
+pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<String, RpcError> {
     let started = Instant::now();
     let destination = core.remote(&call.destination_identity);
     let destination_protocol = destination.as_ref().map_or(0, |r| r.client_protocol);
-    let use_stream = destination_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
-        && core.client_protocol() >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC;
+    let use_stream = core.rpc_over_streams_with(destination_protocol);
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut diagnosis = CallDiagnosis {
         request_id: request_id.clone(),
@@ -205,6 +204,8 @@ pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String,
         return Err(fail(diagnosis, RpcErrorCode::SendFailed, hint));
     }
 
+    // The payload moves into the request; the call keeps only what the timers need.
+    let payload = std::mem::take(&mut call.payload);
     let wire_timeout = call.response_timeout.max(MIN_WIRE_RESPONSE_TIMEOUT);
     let wire_timeout_ms = millis(wire_timeout).min(u32::MAX as u64);
     let (ack_tx, ack_rx) = oneshot::channel();
@@ -241,7 +242,7 @@ pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String,
                 ),
             ]);
             core.send_text_internal(
-                &call.payload,
+                &payload,
                 proto::RPC_REQUEST_TOPIC,
                 attributes,
                 vec![call.destination_identity.clone()],
@@ -255,7 +256,7 @@ pub(crate) async fn perform(core: &Core, call: PerformRpcData) -> Result<String,
                 data_packet::Value::RpcRequest(RpcRequest {
                     id: request_id.clone(),
                     method: call.method.clone(),
-                    payload: call.payload.clone(),
+                    payload,
                     response_timeout_ms: wire_timeout_ms as u32,
                     version: proto::RPC_VERSION_V1,
                     ..Default::default()

@@ -67,13 +67,7 @@ impl RpcServer {
         F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
     {
-        let mut handlers = self.lock();
-        if handlers.contains_key(method) {
-            return Err(Error::MethodAlreadyRegistered(method.to_owned()));
-        }
-        let handler: Handler = Arc::new(move |data| Box::pin(handler(data)));
-        handlers.insert(method.to_owned(), handler);
-        Ok(())
+        self.register_handler(method, Arc::new(move |data| Box::pin(handler(data))))
     }
 
     /// Registers a handler that already returns a boxed future (no second box).
@@ -349,9 +343,7 @@ async fn respond(core: &Core, caller: &str, request_id: &str, result: Result<Str
         Err(e) => return send_error(core, caller, request_id, e).await,
     };
     let caller_protocol = core.remote(caller).map_or(0, |r| r.client_protocol);
-    if caller_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
-        && core.client_protocol() >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
-    {
+    if core.rpc_over_streams_with(caller_protocol) {
         let attributes =
             HashMap::from([(proto::ATTR_REQUEST_ID.to_owned(), request_id.to_owned())]);
         let sent = core

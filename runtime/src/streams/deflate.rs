@@ -68,10 +68,6 @@ impl Inflater {
                         if self.inner.total_out() >= self.cap {
                             return Err(InflateError::TooLarge);
                         }
-                        // Output space was the limit; loop reserves more.
-                        if out.capacity() == out.len() {
-                            continue;
-                        }
                         return Err(InflateError::Corrupt("decoder made no progress".into()));
                     }
                 }

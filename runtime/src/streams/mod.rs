@@ -39,9 +39,6 @@ pub enum StreamError {
     /// The stream ended before all announced bytes arrived, or a chunk is missing.
     #[error("not enough chunk(s) received: {0}")]
     Incomplete(String),
-    /// A stream handler is already registered for this topic.
-    #[error("a handler is already registered for topic {0:?}")]
-    HandlerAlreadyRegistered(String),
     /// The serialized header packet exceeds 15 000 bytes (attributes or topic too large).
     #[error("stream header is {size} bytes, more than the {max}-byte limit; shorten the topic or attributes")]
     HeaderTooLarge {
