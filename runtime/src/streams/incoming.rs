@@ -10,8 +10,8 @@ use crate::proto::{self, data_stream};
 use crate::streams::deflate::{self, InflateError, Inflater};
 use crate::streams::utf8::Utf8Reframer;
 use crate::streams::{
-    ByteStreamReader, StreamError, StreamInfo, StreamKind, StreamLimits, StreamReader,
-    TextStreamReader,
+    ByteStreamReader, Piece, PieceReceiver, StreamError, StreamInfo, StreamKind, StreamLimits,
+    StreamReader, TextStreamReader,
 };
 
 /// A stream whose header was accepted: hand the reader to whoever handles its topic.
@@ -20,7 +20,7 @@ pub(crate) enum Opened {
     Bytes(ByteStreamReader),
 }
 
-type Sink = mpsc::UnboundedSender<Result<Vec<u8>, StreamError>>;
+type Sink = mpsc::UnboundedSender<Result<Piece, StreamError>>;
 
 struct OpenStream {
     sender: String,
@@ -56,6 +56,17 @@ fn inflate_error(e: InflateError, limit: u64) -> StreamError {
         InflateError::Truncated => {
             StreamError::DecodeFailed("raw DEFLATE stream ended early".into())
         }
+    }
+}
+
+/// Decoded bytes as a delivered piece; text is validated here, once.
+fn into_piece(bytes: Vec<u8>, is_text: bool) -> Result<Piece, StreamError> {
+    if is_text {
+        String::from_utf8(bytes)
+            .map(Piece::Text)
+            .map_err(|e| StreamError::DecodeFailed(e.utf8_error().to_string()))
+    } else {
+        Ok(Piece::Bytes(bytes))
     }
 }
 
@@ -250,7 +261,7 @@ impl IncomingStreams {
         is_text: bool,
         total_length: Option<u64>,
         limit: u64,
-    ) -> Result<Vec<u8>, StreamError> {
+    ) -> Result<Piece, StreamError> {
         let bytes = if compressed {
             deflate::decompress(&content, limit).map_err(|e| inflate_error(e, limit))?
         } else {
@@ -270,10 +281,7 @@ impl IncomingStreams {
                 )));
             }
         }
-        if is_text {
-            std::str::from_utf8(&bytes).map_err(|e| StreamError::DecodeFailed(e.to_string()))?;
-        }
-        Ok(bytes)
+        into_piece(bytes, is_text)
     }
 
     pub(crate) fn handle_chunk(&mut self, sender: &str, chunk: data_stream::Chunk) {
@@ -335,18 +343,14 @@ impl IncomingStreams {
                 });
             }
         }
-        let piece = match (stream.is_text, stream.reframer.as_mut()) {
-            (true, Some(reframer)) => reframer
-                .push(&piece)
-                .map_err(|e| StreamError::DecodeFailed(e.to_string()))?
-                .into_bytes(),
-            (true, None) => {
-                // Uncompressed text chunks are decoded one by one, as the reference does.
-                std::str::from_utf8(&piece)
-                    .map_err(|e| StreamError::DecodeFailed(e.to_string()))?;
-                piece
-            }
-            (false, _) => piece,
+        let piece = match stream.reframer.as_mut() {
+            Some(reframer) => Piece::Text(
+                reframer
+                    .push(piece)
+                    .map_err(|e| StreamError::DecodeFailed(e.to_string()))?,
+            ),
+            // Uncompressed text chunks are decoded one by one, as the reference does.
+            None => into_piece(piece, stream.is_text)?,
         };
         if piece.is_empty() {
             return Ok(());
@@ -468,7 +472,7 @@ fn reader(
     info: StreamInfo,
     sender: &str,
     attributes: Arc<Mutex<HashMap<String, String>>>,
-    rx: mpsc::UnboundedReceiver<Result<Vec<u8>, StreamError>>,
+    rx: PieceReceiver,
     is_text: bool,
 ) -> Opened {
     if is_text {

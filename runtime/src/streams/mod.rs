@@ -99,13 +99,30 @@ pub struct StreamInfo {
     pub compressed: bool,
 }
 
+/// One delivered piece: text is validated once, where it is decoded, and kept as a String.
+pub(crate) enum Piece {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Piece {
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Piece::Text(t) => t.is_empty(),
+            Piece::Bytes(b) => b.is_empty(),
+        }
+    }
+}
+
+pub(crate) type PieceReceiver = mpsc::UnboundedReceiver<Result<Piece, StreamError>>;
+
 /// The receiving end of an incoming stream. Read pieces as they arrive with
 /// [`StreamReader::next_chunk`], or everything with `read_all`.
 pub struct StreamReader<T> {
     info: StreamInfo,
     sender_identity: String,
     attributes: Arc<Mutex<HashMap<String, String>>>,
-    rx: mpsc::UnboundedReceiver<Result<Vec<u8>, StreamError>>,
+    rx: PieceReceiver,
     done: bool,
     _kind: std::marker::PhantomData<fn() -> T>,
 }
@@ -120,7 +137,7 @@ impl<T> StreamReader<T> {
         info: StreamInfo,
         sender_identity: String,
         attributes: Arc<Mutex<HashMap<String, String>>>,
-        rx: mpsc::UnboundedReceiver<Result<Vec<u8>, StreamError>>,
+        rx: PieceReceiver,
     ) -> Self {
         Self {
             info,
@@ -150,7 +167,7 @@ impl<T> StreamReader<T> {
             .unwrap_or_default()
     }
 
-    async fn next_raw(&mut self) -> Option<Result<Vec<u8>, StreamError>> {
+    async fn next_raw(&mut self) -> Option<Result<Piece, StreamError>> {
         if self.done {
             return None;
         }
@@ -171,9 +188,11 @@ impl<T> StreamReader<T> {
 impl StreamReader<String> {
     /// The next piece of text, `None` at the end of the stream.
     pub async fn next_chunk(&mut self) -> Option<Result<String, StreamError>> {
-        let piece = self.next_raw().await?;
-        Some(piece.and_then(|bytes| {
-            String::from_utf8(bytes).map_err(|e| StreamError::DecodeFailed(e.to_string()))
+        Some(self.next_raw().await?.and_then(|piece| match piece {
+            Piece::Text(text) => Ok(text),
+            Piece::Bytes(bytes) => {
+                String::from_utf8(bytes).map_err(|e| StreamError::DecodeFailed(e.to_string()))
+            }
         }))
     }
 
@@ -190,7 +209,10 @@ impl StreamReader<String> {
 impl StreamReader<Vec<u8>> {
     /// The next piece of bytes, `None` at the end of the stream.
     pub async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, StreamError>> {
-        self.next_raw().await
+        Some(self.next_raw().await?.map(|piece| match piece {
+            Piece::Text(text) => text.into_bytes(),
+            Piece::Bytes(bytes) => bytes,
+        }))
     }
 
     /// Reads the whole stream into one buffer.

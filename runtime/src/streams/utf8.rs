@@ -34,19 +34,17 @@ pub struct Utf8Reframer {
 }
 
 impl Utf8Reframer {
-    /// Feeds bytes; returns the text that is complete so far.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<String, std::str::Utf8Error> {
-        let mut buf = std::mem::take(&mut self.carry);
-        buf.extend_from_slice(bytes);
-        match std::str::from_utf8(&buf) {
-            Ok(_) => Ok(String::from_utf8(buf).unwrap_or_default()),
-            Err(e) if e.error_len().is_none() => {
-                let valid = e.valid_up_to();
-                self.carry = buf.split_off(valid);
-                Ok(String::from_utf8(buf).unwrap_or_default())
-            }
-            Err(e) => Err(e),
+    /// Feeds bytes; returns the text that is complete so far. Each byte is validated once
+    /// and a piece is only copied when a split character has to be joined to it.
+    pub fn push(&mut self, mut bytes: Vec<u8>) -> Result<String, std::str::Utf8Error> {
+        if !self.carry.is_empty() {
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(&bytes);
+            bytes = joined;
         }
+        let tail = incomplete_tail(&bytes);
+        self.carry = bytes.split_off(bytes.len() - tail);
+        String::from_utf8(bytes).map_err(|e| e.utf8_error())
     }
 
     /// Ends the input; fails if a character was left incomplete.
@@ -57,6 +55,25 @@ impl Utf8Reframer {
             Err(())
         }
     }
+}
+
+/// Length of a character begun but not finished at the end of `bytes` (0 to 3).
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=n.min(3) {
+        let byte = bytes[n - back];
+        if byte & 0b1100_0000 == 0b1000_0000 {
+            continue;
+        }
+        let needed = match byte {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if needed > back { back } else { 0 };
+    }
+    0
 }
 
 #[cfg(test)]
@@ -77,11 +94,15 @@ mod tests {
         let text = "x😀y";
         let b = text.as_bytes();
         let mut r = Utf8Reframer::default();
-        let mut out = r.push(&b[..2]).unwrap();
-        out += &r.push(&b[2..4]).unwrap();
-        out += &r.push(&b[4..]).unwrap();
+        let mut out = r.push(b[..2].to_vec()).unwrap();
+        out += &r.push(b[2..4].to_vec()).unwrap();
+        out += &r.push(b[4..].to_vec()).unwrap();
         assert!(r.finish().is_ok());
         assert_eq!(out, text);
-        assert!(Utf8Reframer::default().push(&[0xff]).is_err());
+        assert!(Utf8Reframer::default().push(vec![0xff]).is_err());
+        // A truncated character at the very end is only an error when the input ends.
+        let mut r = Utf8Reframer::default();
+        assert_eq!(r.push(vec![b'a', 0xe2, 0x82]).unwrap(), "a");
+        assert!(r.finish().is_err());
     }
 }
