@@ -4,13 +4,10 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use livekit_typed_rpc::bridge::{self, encode_frame, FRAME_DATA, FRAME_JOIN};
-use livekit_typed_rpc::proto::{
-    self, data_packet, rpc_response, Message, ParticipantInfo, RpcRequest, RpcResponse,
-};
+use livekit_typed_rpc::bridge::{self, encode_frame, FRAME_DATA};
+use livekit_typed_rpc::proto::{self, data_packet, rpc_response, Message, RpcRequest, RpcResponse};
 use livekit_typed_rpc::streams::{StreamError, StreamLimits, TextStreamReader};
 use livekit_typed_rpc::{
     livekit_rpc, JoinOptions, MemoryRoom, Participant, PerformRpcData, RpcInvocationData, RpcLimits,
@@ -106,23 +103,9 @@ async fn unknown_data_packet_oneof_case_is_dropped() {
     p.register_rpc_method("echo", |d: RpcInvocationData| async move { Ok(d.payload) })
         .unwrap();
     let server = bridge::serve(room.clone(), "127.0.0.1:0").await.unwrap();
-    let mut s = tokio::net::TcpStream::connect(server.local_addr())
-        .await
-        .unwrap();
-    let join = ParticipantInfo {
-        identity: "evil".into(),
-        client_protocol: 2,
-        ..Default::default()
-    };
-    s.write_all(&encode_frame(FRAME_JOIN, &join.encode_to_vec()))
-        .await
-        .unwrap();
-    let mut body = proto::reliable_packet(
-        vec!["target".into()],
-        data_packet::Value::RpcAck(proto::RpcAck::default()),
-    )
-    .encode_to_vec();
-    body.clear();
+    let mut s = bridge_join(server.local_addr(), "evil", 2, vec![]).await;
+    // destination_identities (5) = "target", then field 99 (length-delimited).
+    let mut body = Vec::new();
     body.extend_from_slice(&[0x2a, 0x06]);
     body.extend_from_slice(b"target");
     body.extend_from_slice(&[0x9a, 0x06, 0x03, 1, 2, 3]); // field 99, length-delimited
@@ -151,17 +134,7 @@ async fn truncated_protobuf_in_a_bridge_frame_closes_that_connection() {
     let room = MemoryRoom::new();
     let _p = room.join("target").await.unwrap();
     let server = bridge::serve(room.clone(), "127.0.0.1:0").await.unwrap();
-    let mut s = tokio::net::TcpStream::connect(server.local_addr())
-        .await
-        .unwrap();
-    let join = ParticipantInfo {
-        identity: "evil".into(),
-        client_protocol: 2,
-        ..Default::default()
-    };
-    s.write_all(&encode_frame(FRAME_JOIN, &join.encode_to_vec()))
-        .await
-        .unwrap();
+    let mut s = bridge_join(server.local_addr(), "evil", 2, vec![]).await;
     let full = proto::reliable_packet(
         vec!["target".into()],
         data_packet::Value::RpcAck(proto::RpcAck {
@@ -376,20 +349,6 @@ fn small_rpc_cap() -> JoinOptions {
         },
         ..Default::default()
     }
-}
-
-fn rpc_request_header(id: &str, method: &str, total: Option<u64>) -> proto::data_stream::Header {
-    let mut h = text_header(id, proto::RPC_REQUEST_TOPIC, total);
-    h.attributes = HashMap::from([
-        (proto::ATTR_REQUEST_ID.to_string(), format!("req-{id}")),
-        (proto::ATTR_REQUEST_METHOD.to_string(), method.to_string()),
-        (
-            proto::ATTR_RESPONSE_TIMEOUT_MS.to_string(),
-            "10000".to_string(),
-        ),
-        (proto::ATTR_REQUEST_VERSION.to_string(), "2".to_string()),
-    ]);
-    h
 }
 
 async fn expect_error_code(peer: &mut RawPeer, code: u32) -> proto::RpcError {

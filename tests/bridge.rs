@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::bridge_join;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -17,25 +19,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-async fn raw_join(
-    addr: std::net::SocketAddr,
-    identity: &str,
-    protocol: i32,
-    caps: Vec<i32>,
-) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let join = ParticipantInfo {
-        identity: identity.into(),
-        client_protocol: protocol,
-        capabilities: caps,
-        ..Default::default()
-    };
-    s.write_all(&encode_frame(FRAME_JOIN, &join.encode_to_vec()))
-        .await
-        .unwrap();
-    s
-}
 
 async fn next_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
     tokio::time::timeout(WAIT, read_frame(s))
@@ -73,7 +56,7 @@ async fn frames_follow_the_spec() {
         .await
         .unwrap();
     let server = bridge::serve(room.clone(), "127.0.0.1:0").await.unwrap();
-    let mut carol = raw_join(
+    let mut carol = bridge_join(
         server.local_addr(),
         "carol",
         2,
@@ -232,7 +215,7 @@ async fn bridged_participants_call_each_other_with_large_payloads() {
 async fn second_join_with_same_identity_disconnects_the_older_connection() {
     let room = MemoryRoom::new();
     let server = bridge::serve(room.clone(), "127.0.0.1:0").await.unwrap();
-    let mut first = raw_join(server.local_addr(), "carol", 2, vec![]).await;
+    let mut first = bridge_join(server.local_addr(), "carol", 2, vec![]).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let second = bridge::connect(server.local_addr(), "carol", JoinOptions::default())
         .await
@@ -302,7 +285,7 @@ async fn bad_frames_close_only_the_offending_connection() {
     ];
     for (what, bytes, after_join) in cases {
         let mut s = if after_join {
-            raw_join(addr, "mallory", 2, vec![]).await
+            bridge_join(addr, "mallory", 2, vec![]).await
         } else {
             TcpStream::connect(addr).await.unwrap()
         };

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use livekit_typed_rpc::bridge::{self, encode_frame, FRAME_DATA, FRAME_JOIN};
-use livekit_typed_rpc::proto::{self, data_packet, Message, ParticipantInfo};
+use livekit_typed_rpc::bridge::{self, encode_frame, FRAME_DATA};
+use livekit_typed_rpc::proto::{self, data_packet, Message};
 use livekit_typed_rpc::streams::{StreamError, TextStreamReader};
 use livekit_typed_rpc::{Diagnostics, JoinOptions, MemoryRoom, Participant, RpcInvocationData};
 use support::*;
@@ -52,16 +52,7 @@ async fn caller_leaves_mid_request() {
     let server = room.join("server").await.unwrap();
     serve_echo(&server).await;
     let mut caller = RawPeer::join(&room, "caller", 2, true);
-    let mut h = text_header("s1", proto::RPC_REQUEST_TOPIC, Some(100_000));
-    h.attributes = [
-        (proto::ATTR_REQUEST_ID, "r1"),
-        (proto::ATTR_REQUEST_METHOD, "echo"),
-        (proto::ATTR_RESPONSE_TIMEOUT_MS, "10000"),
-        (proto::ATTR_REQUEST_VERSION, "2"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let h = rpc_request_header("s1", "echo", Some(100_000));
     caller.send("server", header_packet(h)).await;
     caller.send("server", chunk("s1", 0, &[b'a'; 15_000])).await;
     assert!(matches!(
@@ -121,17 +112,7 @@ async fn bridge_connection_dropped_mid_stream() {
         })
         .unwrap();
     let server = bridge::serve(room.clone(), "127.0.0.1:0").await.unwrap();
-    let mut s = tokio::net::TcpStream::connect(server.local_addr())
-        .await
-        .unwrap();
-    let join = ParticipantInfo {
-        identity: "flaky".into(),
-        client_protocol: 2,
-        ..Default::default()
-    };
-    s.write_all(&encode_frame(FRAME_JOIN, &join.encode_to_vec()))
-        .await
-        .unwrap();
+    let mut s = bridge_join(server.local_addr(), "flaky", 2, vec![]).await;
     let packet = |v| proto::reliable_packet(vec!["receiver".into()], v).encode_to_vec();
     s.write_all(&encode_frame(
         FRAME_DATA,
@@ -192,7 +173,7 @@ async fn handler_that_never_returns_is_cancelled_after_the_callers_deadline() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn handler_that_never_returns_runs_on_when_cancellation_is_off() {
     let room = MemoryRoom::new();
     let options = JoinOptions {
@@ -211,10 +192,10 @@ async fn handler_that_never_returns_runs_on_when_cancellation_is_off() {
     let caller = room.join("caller").await.unwrap();
     let c = caller.clone();
     let pending = tokio::spawn(async move { c.perform_rpc(call("server", "forever", "")).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Far past the wire deadline plus the default 10 s grace: still running.
+    tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(server.diagnostics().running_handlers, 1);
-    pending.abort();
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(pending.await.unwrap().unwrap_err().code, 1502);
     assert_eq!(caller.diagnostics().pending_calls, 0);
 }
 

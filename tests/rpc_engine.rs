@@ -1235,10 +1235,13 @@ async fn server_handlers_run_concurrently() {
         })
         .unwrap();
     let client = room.join("client").await.unwrap();
-    let (a, b) = tokio::join!(
-        client.perform_rpc(call("server", "meet", "a")),
-        client.perform_rpc(call("server", "meet", "b"))
-    );
+    // Run one at a time, the first would wait at the barrier until it timed out.
+    let meet = |p: &str| {
+        let mut data = call("server", "meet", p);
+        data.response_timeout = Duration::from_secs(2);
+        client.perform_rpc(data)
+    };
+    let (a, b) = tokio::join!(meet("a"), meet("b"));
     assert_eq!((a.unwrap(), b.unwrap()), ("a".to_string(), "b".to_string()));
     assert_eq!(server.diagnostics().running_handlers, 0);
 }
@@ -1451,4 +1454,37 @@ async fn client_refuses_rpc_on_a_server_older_than_1_8_0() {
             assert_eq!(result.unwrap(), "x", "{version}");
         }
     }
+}
+
+/// Extra: the reference registers only *text* handlers for the RPC topics, so a byte stream
+/// on `lk.rpc_request` is ignored: no ack, no response, the handler never runs.
+#[tokio::test]
+async fn server_ignores_a_byte_stream_on_the_request_topic() {
+    let (_room, handler, mut caller) = handler_setup(1).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    handler
+        .register_rpc_method("echo", move |d| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(d.payload) }
+        })
+        .unwrap();
+    let mut h = byte_header("b1", proto::RPC_REQUEST_TOPIC, Some(2));
+    h.attributes = v2_attrs("r1", "echo", "8000")
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    h.inline_content = Some(b"hi".to_vec());
+    caller.send("handler-identity", header_packet(h)).await;
+    caller.expect_no_packet(Duration::from_millis(100)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // The same request as a text stream is served.
+    send_request_stream(
+        &caller,
+        "handler-identity",
+        &v2_attrs("r2", "echo", "8000"),
+        "hi",
+    )
+    .await;
+    assert_eq!(expect_ack(caller.next_value().await), "r2");
 }

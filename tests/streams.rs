@@ -608,16 +608,22 @@ async fn incoming_empty_chunks_ignored() {
 
 #[tokio::test]
 async fn incoming_without_handler_silently_dropped() {
-    let (_room, tx, rx) = setup(2, true).await;
+    let (_room, tx, mut rx) = setup(2, true).await;
+    // No trailer: a stream nobody handles must not even be tracked while it is open.
     tx.send(
         "rx",
         header_packet(text_header("s1", "nobody-listens", None)),
     )
     .await;
     tx.send("rx", chunk("s1", 0, b"x")).await;
-    tx.send("rx", trailer("s1", "", &[])).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(rx.participant.diagnostics().open_incoming_streams, 0);
+    rx.no_text().await;
+    // The same stream on a handled topic is tracked until it ends: the count can tell.
+    tx.send("rx", header_packet(text_header("s2", TOPIC, None)))
+        .await;
+    let _reader = rx.text().await;
+    assert_eq!(rx.participant.diagnostics().open_incoming_streams, 1);
 }
 
 #[tokio::test]

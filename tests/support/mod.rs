@@ -205,3 +205,49 @@ pub fn call(dest: &str, method: &str, payload: &str) -> PerformRpcData {
         ..Default::default()
     }
 }
+
+/// A raw TCP connection to a room wire bridge that has sent its JOIN frame.
+pub async fn bridge_join(
+    addr: std::net::SocketAddr,
+    identity: &str,
+    protocol: i32,
+    capabilities: Vec<i32>,
+) -> tokio::net::TcpStream {
+    use livekit_typed_rpc::bridge::{encode_frame, FRAME_JOIN};
+    use livekit_typed_rpc::proto::{Message, ParticipantInfo};
+    use tokio::io::AsyncWriteExt;
+
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("bridge listens");
+    let join = ParticipantInfo {
+        identity: identity.into(),
+        client_protocol: protocol,
+        capabilities,
+        ..Default::default()
+    };
+    s.write_all(&encode_frame(FRAME_JOIN, &join.encode_to_vec()))
+        .await
+        .expect("JOIN sent");
+    s
+}
+
+/// The header of an `lk.rpc_request` stream as the reference caller sends it (request id
+/// `req-<stream id>`, 10 s timeout, version 2).
+pub fn rpc_request_header(
+    id: &str,
+    method: &str,
+    total: Option<u64>,
+) -> proto::data_stream::Header {
+    let mut h = text_header(id, proto::RPC_REQUEST_TOPIC, total);
+    h.attributes = HashMap::from([
+        (proto::ATTR_REQUEST_ID.to_string(), format!("req-{id}")),
+        (proto::ATTR_REQUEST_METHOD.to_string(), method.to_string()),
+        (
+            proto::ATTR_RESPONSE_TIMEOUT_MS.to_string(),
+            "10000".to_string(),
+        ),
+        (proto::ATTR_REQUEST_VERSION.to_string(), "2".to_string()),
+    ]);
+    h
+}
