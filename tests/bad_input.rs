@@ -660,24 +660,27 @@ async fn method_name_of_100_kilobytes() {
     assert_eq!(t.p.diagnostics().pending_calls, 0);
 }
 
+/// Beyond its concurrency a caller's calls wait in line; only a call that finds the line
+/// full is refused, as load, and another caller is not affected.
 #[tokio::test]
-async fn too_many_concurrent_calls_from_one_caller_are_refused() {
+async fn calls_beyond_a_full_queue_are_refused_as_load() {
     let options = JoinOptions {
         rpc_limits: RpcLimits {
             max_concurrent_calls_per_caller: 3,
+            max_queued_calls_per_caller: 1,
             ..Default::default()
         },
         ..Default::default()
     };
     let room = MemoryRoom::new();
     let server = room.join_with("server", options).await.unwrap();
-    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     let g = gate.clone();
     server
         .register_rpc_method("wait", move |_d| {
             let g = g.clone();
             async move {
-                g.notified().await;
+                g.acquire().await.unwrap().forget();
                 Ok("done".to_string())
             }
         })
@@ -695,14 +698,18 @@ async fn too_many_concurrent_calls_from_one_caller_are_refused() {
             .await
         });
     }
-    let mut refused = 0;
-    for _ in 0..2 {
-        let e = calls.join_next().await.unwrap().unwrap().unwrap_err();
-        assert_eq!(e.code, 1500);
-        assert!(e.data.unwrap().contains("already has 3 calls running"));
-        refused += 1;
-    }
-    assert_eq!(refused, 2);
+    // 3 run, 1 waits, 1 is refused at once.
+    let e = calls.join_next().await.unwrap().unwrap().unwrap_err();
+    assert!(e.is_overloaded(), "{e}");
+    assert_eq!(e.code, 1500);
+    let data = e.data.unwrap();
+    assert!(data.contains("under load, not because of a bug"), "{data}");
+    assert!(data.contains("max_queued_calls_per_caller"), "{data}");
+    let d = server.diagnostics();
+    assert_eq!(
+        (d.running_handlers, d.queued_calls, d.refused_overloaded),
+        (3, 1, 1)
+    );
     // Another caller is not affected.
     let polite = room.join("polite").await.unwrap();
     let p = polite.clone();
@@ -715,11 +722,12 @@ async fn too_many_concurrent_calls_from_one_caller_are_refused() {
         .await
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    gate.notify_waiters();
+    gate.add_permits(5);
     while let Some(r) = calls.join_next().await {
         assert_eq!(r.unwrap().unwrap(), "done");
     }
     assert_eq!(other.await.unwrap().unwrap(), "done");
+    assert_eq!(server.diagnostics().queued_calls, 0);
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use livekit_typed_rpc::bridge::{
-    self, encode_frame, read_frame, BridgeConfig, FRAME_DATA, FRAME_JOIN, FRAME_PARTICIPANT,
+    self, encode_frame, read_frame, BridgeConfig, FRAME_DATA, FRAME_JOIN, FRAME_JOINED,
+    FRAME_PARTICIPANT,
 };
 use livekit_typed_rpc::proto::{
     self, data_packet, participant_info, Message, ParticipantInfo, RpcAck,
@@ -73,6 +74,12 @@ async fn frames_follow_the_spec() {
         ("alice", 1, participant_info::State::Active as i32)
     );
     assert!(!info.sid.is_empty());
+    // Then JOINED: carol as the room admitted her, after everyone present.
+    let (kind, body) = next_frame(&mut carol).await;
+    assert_eq!(kind, FRAME_JOINED);
+    let me = ParticipantInfo::decode(body.as_slice()).unwrap();
+    assert_eq!((me.identity.as_str(), me.client_protocol), ("carol", 2));
+    assert!(!me.sid.is_empty());
 
     // The room knows carol as she advertised herself.
     let seen = alice.wait_for_participant("carol", WAIT).await.unwrap();
@@ -238,6 +245,7 @@ async fn bad_frames_close_only_the_offending_connection() {
         "127.0.0.1:0",
         BridgeConfig {
             join_timeout: Duration::from_millis(300),
+            ..Default::default()
         },
     )
     .await

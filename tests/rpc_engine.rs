@@ -809,6 +809,8 @@ async fn server_handler_receives_exactly_the_invocation_data() {
             caller_identity: "caller-identity".into(),
             payload: "test payload".into(),
             response_timeout: Duration::from_millis(5000),
+            caller_kind: livekit_typed_rpc::ParticipantKind::Standard,
+            caller_attributes: Default::default(),
         }
     );
     expect_ack(caller.next_value().await);

@@ -61,6 +61,8 @@ fuzz_target!(|data: &[u8]| {
         caller_identity: "fuzz".into(),
         payload,
         response_timeout: Duration::from_secs(10),
+        caller_kind: livekit_typed_rpc::ParticipantKind::Standard,
+        caller_attributes: Default::default(),
     };
     let _ = rt.block_on(server.call(method, data));
 });

@@ -11,6 +11,16 @@
 //! Closing the connection is leaving; a second JOIN with an identity already present
 //! disconnects the older connection; a frame over 16 MiB, a malformed frame or an unknown
 //! type closes that connection only.
+//!
+//! Added since (older clients ignore room → client types they do not know):
+//! `0x04` JOINED (room → client): the joined participant's own `ParticipantInfo` as the room
+//! admitted it (`sid`, `identity`, `kind`, `attributes`, ...), sent right after the
+//! PARTICIPANT frames of everyone already present, so a client that has it knows the room.
+//! `0x05` TOKEN (client → room, optional, only as the very first frame, then JOIN): a
+//! LiveKit access token as UTF-8. A bridge configured with an API key and secret
+//! ([`BridgeAuth`]) requires it and takes identity, kind and attributes from the verified
+//! token, not from JOIN. `0x06` CLOSE (room → client): a UTF-8 reason, sent just before the
+//! room closes a connection it refused or replaced.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,12 +32,14 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use livekit_api::access_token::{Claims, TokenVerifier};
+
 use crate::error::Error;
 use crate::participant::Participant;
 use crate::proto::{self, participant_info, DataPacket, Message, ParticipantInfo};
 use crate::room::{
-    BoxFuture, Connection, JoinOptions, MemoryRoom, RemoteParticipant, RemoteRegistry, RoomEvent,
-    Transport, TransportError,
+    BoxFuture, Connection, JoinOptions, MemoryRoom, ParticipantKind, RemoteParticipant,
+    RemoteRegistry, RoomEvent, Transport, TransportError,
 };
 
 /// Frame type: the first frame a client sends.
@@ -36,6 +48,12 @@ pub const FRAME_JOIN: u8 = 0x01;
 pub const FRAME_PARTICIPANT: u8 = 0x02;
 /// Frame type: a data packet.
 pub const FRAME_DATA: u8 = 0x03;
+/// Frame type: the room admitted the client; its own `ParticipantInfo`.
+pub const FRAME_JOINED: u8 = 0x04;
+/// Frame type: a LiveKit access token, sent before JOIN.
+pub const FRAME_TOKEN: u8 = 0x05;
+/// Frame type: why the room is closing the connection.
+pub const FRAME_CLOSE: u8 = 0x06;
 /// Largest frame either side accepts.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// How long the room waits for a new connection's JOIN by default.
@@ -46,13 +64,92 @@ pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct BridgeConfig {
     /// A connection that sends no JOIN within this time is closed (default 10 s).
     pub join_timeout: Duration,
+    /// Require LiveKit access tokens (default `None`: anyone who can connect may join as
+    /// whoever its JOIN claims to be).
+    pub auth: Option<BridgeAuth>,
 }
 
 impl Default for BridgeConfig {
     fn default() -> Self {
         Self {
             join_timeout: JOIN_TIMEOUT,
+            auth: None,
         }
+    }
+}
+
+/// The API key and secret a bridge checks access tokens with, as livekit-server does: an
+/// HS256 JWT issued by `api_key`, signed with `api_secret`, not expired, with a
+/// `roomJoin` grant (and, with [`BridgeAuth::for_room`], that room's name). The joining
+/// participant's identity (`sub`), kind and attributes are the token's.
+///
+/// ```
+/// use livekit_typed_rpc::bridge::BridgeAuth;
+/// let auth = BridgeAuth::new("devkey", "a-secret-of-at-least-32-characters!").for_room("lab");
+/// assert!(!format!("{auth:?}").contains("a-secret")); // Debug never shows the secret
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct BridgeAuth {
+    api_key: String,
+    api_secret: String,
+    room: Option<String>,
+}
+
+impl BridgeAuth {
+    /// Checks tokens against this API key and secret.
+    pub fn new(api_key: impl Into<String>, api_secret: impl Into<String>) -> Self {
+        Self {
+            api_key: api_key.into(),
+            api_secret: api_secret.into(),
+            room: None,
+        }
+    }
+
+    /// Also requires the token's `room` grant to name this room.
+    pub fn for_room(mut self, room: impl Into<String>) -> Self {
+        self.room = Some(room.into());
+        self
+    }
+
+    /// Who the token says joins, or why it may not.
+    fn admit(&self, token: &str) -> Result<ParticipantInfo, String> {
+        let claims = TokenVerifier::with_api_key(&self.api_key, &self.api_secret)
+            .verify(token)
+            .map_err(|e| format!("access token rejected: {e}"))?;
+        if !claims.video.room_join {
+            return Err("access token has no roomJoin grant".into());
+        }
+        if let Some(room) = &self.room {
+            if &claims.video.room != room {
+                return Err(format!(
+                    "access token is for room {:?}, this bridge serves {room:?}",
+                    claims.video.room
+                ));
+            }
+        }
+        if claims.sub.is_empty() {
+            return Err("access token has no identity (sub)".into());
+        }
+        let kind = match claims.kind.as_str() {
+            "" => ParticipantKind::Standard,
+            name => ParticipantKind::from_str_name(&name.to_ascii_uppercase())
+                .ok_or_else(|| format!("access token has an unknown participant kind {name:?}"))?,
+        };
+        Ok(ParticipantInfo {
+            identity: claims.sub,
+            kind: kind as i32,
+            attributes: claims.attributes,
+            ..Default::default()
+        })
+    }
+}
+
+impl std::fmt::Debug for BridgeAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeAuth")
+            .field("api_key", &self.api_key)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,6 +221,10 @@ impl Drop for BridgeServer {
 
 /// Serves `room` on `addr` (use port 0 for any free port).
 ///
+/// It binds exactly where it is told: `127.0.0.1:0` (as in the examples) takes only local
+/// processes, while `0.0.0.0:PORT` lets anyone who can reach the machine join, so outside
+/// loopback configure [`BridgeConfig::auth`] with [`serve_with`].
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use livekit_typed_rpc::{bridge, JoinOptions, MemoryRoom};
@@ -159,9 +260,9 @@ pub async fn serve_with(
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let room = room.clone();
-                        let join_timeout = config.join_timeout;
+                        let config = config.clone();
                         connections.spawn(async move {
-                            if let Err(e) = serve_connection(room, stream, join_timeout).await {
+                            if let Err(e) = serve_connection(room, stream, &config).await {
                                 tracing::info!(%peer, error = %e, "bridge connection closed");
                             }
                         });
@@ -181,34 +282,88 @@ fn join_options(info: &ParticipantInfo) -> JoinOptions {
         compression: info
             .capabilities
             .contains(&proto::CAP_COMPRESSION_DEFLATE_RAW),
+        kind: ParticipantKind::try_from(info.kind).unwrap_or(ParticipantKind::Standard),
+        attributes: info.attributes.clone(),
         ..Default::default()
     }
+}
+
+async fn read_join_frame(
+    reader: &mut (impl AsyncRead + Unpin),
+    timeout: Duration,
+) -> Result<(u8, Vec<u8>), String> {
+    tokio::time::timeout(timeout, read_frame(reader))
+        .await
+        .map_err(|_| format!("no JOIN within {timeout:?}"))?
+        .map_err(|e| e.to_string())
+}
+
+/// Reads the optional TOKEN and the JOIN, and decides who joins.
+async fn read_join(
+    reader: &mut (impl AsyncRead + Unpin),
+    config: &BridgeConfig,
+) -> Result<ParticipantInfo, String> {
+    let (mut kind, mut body) = read_join_frame(reader, config.join_timeout).await?;
+    let mut token = None;
+    if kind == FRAME_TOKEN {
+        token = Some(String::from_utf8(body).map_err(|_| "TOKEN frame is not UTF-8".to_owned())?);
+        (kind, body) = read_join_frame(reader, config.join_timeout).await?;
+    }
+    if kind != FRAME_JOIN {
+        return Err(format!("expected JOIN, got a frame of type {kind:#04x}"));
+    }
+    let mut info =
+        ParticipantInfo::decode(body.as_slice()).map_err(|e| format!("malformed JOIN: {e}"))?;
+    match (&config.auth, token) {
+        (Some(auth), Some(token)) => {
+            let admitted = auth.admit(&token)?;
+            info.identity = admitted.identity;
+            info.kind = admitted.kind;
+            info.attributes = admitted.attributes;
+        }
+        (Some(_), None) => {
+            return Err(
+                "this bridge requires a LiveKit access token (a TOKEN frame before JOIN)".into(),
+            )
+        }
+        (None, Some(_)) => {
+            tracing::info!(identity = %info.identity, "TOKEN ignored: this bridge checks no tokens");
+        }
+        (None, None) => {}
+    }
+    Ok(info)
 }
 
 fn participant_frame(remote: &RemoteParticipant, state: participant_info::State) -> Vec<u8> {
     encode_frame(FRAME_PARTICIPANT, &remote.to_info(state).encode_to_vec())
 }
 
+/// Tells the client why, then closes the connection.
+async fn refuse(writer: &mut (impl AsyncWriteExt + Unpin), reason: String) -> Result<(), String> {
+    tracing::warn!(reason, "bridge join refused");
+    let _ = writer
+        .write_all(&encode_frame(FRAME_CLOSE, reason.as_bytes()))
+        .await;
+    let _ = writer.shutdown().await;
+    Err(format!("join refused: {reason}"))
+}
+
 /// One bridged participant: the room side of its TCP connection.
 async fn serve_connection(
     room: MemoryRoom,
     stream: TcpStream,
-    join_timeout: Duration,
+    config: &BridgeConfig,
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
-    let (kind, body) = tokio::time::timeout(join_timeout, read_frame(&mut reader))
-        .await
-        .map_err(|_| format!("no JOIN within {join_timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    if kind != FRAME_JOIN {
-        return Err(format!("first frame has type {kind:#04x}, expected JOIN"));
-    }
-    let info =
-        ParticipantInfo::decode(body.as_slice()).map_err(|e| format!("malformed JOIN: {e}"))?;
-    let conn = room
-        .connect(&info.identity, join_options(&info))
-        .map_err(|e| e.to_string())?;
+    let info = match read_join(&mut reader, config).await {
+        Ok(info) => info,
+        Err(reason) => return refuse(&mut writer, reason).await,
+    };
+    let conn = match room.connect(&info.identity, join_options(&info)) {
+        Ok(conn) => conn,
+        Err(e) => return refuse(&mut writer, e.to_string()).await,
+    };
     let identity = conn.identity.clone();
     let transport = conn.transport.clone();
     tracing::info!(
@@ -224,6 +379,14 @@ async fn serve_connection(
         initial.extend(participant_frame(&remote, participant_info::State::Active));
         known.insert(remote.identity.clone(), remote);
     }
+    if let Some(me) = room
+        .participants()
+        .into_iter()
+        .find(|p| p.identity == identity)
+    {
+        let info = me.to_info(participant_info::State::Active);
+        initial.extend(encode_frame(FRAME_JOINED, &info.encode_to_vec()));
+    }
     let mut events = conn.events;
     let to_client = async move {
         writer.write_all(&initial).await?;
@@ -236,18 +399,19 @@ async fn serve_connection(
                     frame
                 }
                 RoomEvent::ParticipantLeft(identity) => {
-                    let remote = known.remove(&identity).unwrap_or(RemoteParticipant {
-                        identity,
-                        sid: String::new(),
-                        client_protocol: 0,
-                        capabilities: Vec::new(),
-                    });
+                    let remote = known
+                        .remove(&identity)
+                        .unwrap_or_else(|| RemoteParticipant::with_identity(identity));
                     participant_frame(&remote, participant_info::State::Disconnected)
                 }
             };
             writer.write_all(&frame).await?;
         }
         // The room dropped us (a newer JOIN took the identity): close the connection.
+        let reason = "another connection joined with the same identity";
+        writer
+            .write_all(&encode_frame(FRAME_CLOSE, reason.as_bytes()))
+            .await?;
         writer.shutdown().await
     };
 
@@ -304,7 +468,9 @@ impl Transport for BridgeTransport {
     }
 }
 
-/// Joins the room served at `addr` as `identity`, from any process.
+/// Joins the room served at `addr` as `identity`, from any process. Returns once the room
+/// has admitted us and told us everyone already present, so
+/// [`Participant::remote_participants`] is complete on return.
 pub async fn connect(
     addr: SocketAddr,
     identity: &str,
@@ -312,6 +478,39 @@ pub async fn connect(
 ) -> Result<Participant, Error> {
     Ok(Participant::new(
         connect_raw(addr, identity, options).await?,
+    ))
+}
+
+/// Joins with a LiveKit access token, as a bridge configured with [`BridgeAuth`] requires:
+/// identity, kind and attributes are the token's (the participant's
+/// [`Participant::identity`] is what the room admitted). A refused token is an
+/// [`Error::Bridge`] carrying the room's reason.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use livekit_api::access_token::{AccessToken, VideoGrants};
+/// use livekit_typed_rpc::bridge::{self, BridgeAuth, BridgeConfig};
+/// use livekit_typed_rpc::{JoinOptions, MemoryRoom, ParticipantKind};
+/// let secret = "a-secret-of-at-least-32-characters!";
+/// let config = BridgeConfig { auth: Some(BridgeAuth::new("devkey", secret)), ..Default::default() };
+/// let server = bridge::serve_with(MemoryRoom::new(), "127.0.0.1:0", config).await?;
+/// let token = AccessToken::with_api_key("devkey", secret)
+///     .with_identity("agent-7")
+///     .with_kind("agent")
+///     .with_grants(VideoGrants { room_join: true, room: "lab".into(), ..Default::default() })
+///     .to_jwt()?;
+/// let agent = bridge::connect_with_token(server.local_addr(), &token, JoinOptions::default()).await?;
+/// assert_eq!(agent.identity(), "agent-7");
+/// assert_eq!(agent.join_options().kind, ParticipantKind::Agent);
+/// # Ok(()) }
+/// ```
+pub async fn connect_with_token(
+    addr: SocketAddr,
+    token: &str,
+    options: JoinOptions,
+) -> Result<Participant, Error> {
+    Ok(Participant::new(
+        link(addr, Claimed::Token(token), options).await?,
     ))
 }
 
@@ -324,21 +523,138 @@ pub async fn connect_raw(
     if identity.is_empty() {
         return Err(Error::InvalidIdentity(identity.to_owned()));
     }
+    link(addr, Claimed::Identity(identity), options).await
+}
+
+/// Who a client says it is: an identity in JOIN, or a token the room verifies.
+enum Claimed<'a> {
+    Identity(&'a str),
+    Token(&'a str),
+}
+
+/// What the client's reader learns before the room admits it.
+struct JoinAccepted {
+    me: ParticipantInfo,
+    early_events: Vec<RoomEvent>,
+}
+
+/// Reads PARTICIPANT frames until JOINED (admitted) or CLOSE (refused).
+async fn await_admission(
+    reader: &mut (impl AsyncRead + Unpin),
+    registry: &RemoteRegistry,
+) -> Result<JoinAccepted, Error> {
+    let mut early_events = Vec::new();
+    loop {
+        let (kind, body) = read_frame(reader).await.map_err(|e| {
+            Error::Bridge(format!(
+                "the room closed the connection before admitting us: {e}"
+            ))
+        })?;
+        match kind {
+            FRAME_JOINED => {
+                let me = ParticipantInfo::decode(body.as_slice())
+                    .map_err(|e| Error::Bridge(format!("malformed JOINED frame: {e}")))?;
+                return Ok(JoinAccepted { me, early_events });
+            }
+            FRAME_CLOSE => {
+                return Err(Error::Bridge(format!(
+                    "the room refused the join: {}",
+                    String::from_utf8_lossy(&body)
+                )))
+            }
+            _ => match room_event(kind, &body, registry) {
+                Ok(Some(event)) => early_events.push(event),
+                Ok(None) => {}
+                Err(e) => return Err(Error::Bridge(e)),
+            },
+        }
+    }
+}
+
+/// A room → client frame as an event; `None` for types this client does not know (or
+/// does not need after admission), which it ignores as the protocol asks.
+fn room_event(
+    kind: u8,
+    body: &[u8],
+    registry: &RemoteRegistry,
+) -> Result<Option<RoomEvent>, String> {
+    match kind {
+        FRAME_DATA => DataPacket::decode(body)
+            .map(|packet| Some(RoomEvent::Data(Box::new(packet))))
+            .map_err(|e| format!("malformed DATA frame from the room: {e}")),
+        FRAME_PARTICIPANT => match ParticipantInfo::decode(body) {
+            Ok(info) if info.state == participant_info::State::Disconnected as i32 => {
+                registry.remove(&info.identity);
+                Ok(Some(RoomEvent::ParticipantLeft(info.identity)))
+            }
+            Ok(info) => {
+                let remote = RemoteParticipant::from_info(&info);
+                registry.insert(remote.clone());
+                Ok(Some(RoomEvent::ParticipantJoined(remote)))
+            }
+            Err(e) => Err(format!("malformed PARTICIPANT frame from the room: {e}")),
+        },
+        other => {
+            tracing::debug!(
+                kind = other,
+                "room frame of a type this client does not know ignored"
+            );
+            Ok(None)
+        }
+    }
+}
+
+async fn link(
+    addr: SocketAddr,
+    claimed: Claimed<'_>,
+    options: JoinOptions,
+) -> Result<Connection, Error> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| Error::Bridge(format!("cannot connect to {addr}: {e}")))?;
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
+    let mut hello = Vec::new();
+    let identity = match claimed {
+        Claimed::Identity(identity) => identity.to_owned(),
+        Claimed::Token(token) => {
+            hello.extend(encode_frame(FRAME_TOKEN, token.as_bytes()));
+            // The room takes the identity from the token; JOIN names it for rooms that
+            // check no tokens.
+            Claims::from_unverified(token)
+                .map(|claims| claims.sub)
+                .unwrap_or_default()
+        }
+    };
     let join = ParticipantInfo {
-        identity: identity.to_owned(),
+        identity,
         client_protocol: options.client_protocol,
         capabilities: options.capabilities(),
+        kind: options.kind as i32,
+        attributes: options.attributes.clone(),
         ..Default::default()
     };
+    hello.extend(encode_frame(FRAME_JOIN, &join.encode_to_vec()));
     writer
-        .write_all(&encode_frame(FRAME_JOIN, &join.encode_to_vec()))
+        .write_all(&hello)
         .await
         .map_err(|e| Error::Bridge(format!("cannot send JOIN: {e}")))?;
+
+    let remotes = RemoteRegistry::default();
+    let admission = tokio::time::timeout(JOIN_TIMEOUT, await_admission(&mut reader, &remotes))
+        .await
+        .map_err(|_| {
+            Error::Bridge(format!(
+                "the room at {addr} did not admit us within {JOIN_TIMEOUT:?} (a bridge older than the JOINED frame?)"
+            ))
+        })??;
+    let me = RemoteParticipant::from_info(&admission.me);
+    let identity = me.identity.clone();
+    let options = JoinOptions {
+        kind: me.kind,
+        attributes: me.attributes,
+        ..options
+    };
 
     let (frames_tx, mut frames_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
@@ -350,10 +666,12 @@ pub async fn connect_raw(
         let _ = writer.shutdown().await;
     });
 
-    let remotes = RemoteRegistry::default();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    for event in admission.early_events {
+        let _ = events_tx.send(event);
+    }
     let registry = remotes.clone();
-    let me = identity.to_owned();
+    let me = me.identity.clone();
     tokio::spawn(async move {
         loop {
             let (kind, body) = match read_frame(&mut reader).await {
@@ -363,31 +681,15 @@ pub async fn connect_raw(
                     break;
                 }
             };
-            let event = match kind {
-                FRAME_DATA => match DataPacket::decode(body.as_slice()) {
-                    Ok(packet) => RoomEvent::Data(Box::new(packet)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "malformed DATA frame from the room; closing");
-                        break;
-                    }
-                },
-                FRAME_PARTICIPANT => match ParticipantInfo::decode(body.as_slice()) {
-                    Ok(info) if info.state == participant_info::State::Disconnected as i32 => {
-                        registry.remove(&info.identity);
-                        RoomEvent::ParticipantLeft(info.identity)
-                    }
-                    Ok(info) => {
-                        let remote = RemoteParticipant::from_info(&info);
-                        registry.insert(remote.clone());
-                        RoomEvent::ParticipantJoined(remote)
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "malformed PARTICIPANT frame from the room; closing");
-                        break;
-                    }
-                },
-                other => {
-                    tracing::warn!(kind = other, "unknown frame type from the room; closing");
+            if kind == FRAME_CLOSE {
+                tracing::info!(identity = %me, reason = %String::from_utf8_lossy(&body), "the room closed the link");
+                break;
+            }
+            let event = match room_event(kind, &body, &registry) {
+                Ok(Some(event)) => event,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(identity = %me, error = %e, "closing the bridge link");
                     break;
                 }
             };
@@ -399,7 +701,7 @@ pub async fn connect_raw(
     });
 
     Ok(Connection {
-        identity: identity.to_owned(),
+        identity,
         options,
         transport: Arc::new(BridgeTransport { frames: frames_tx }),
         events: events_rx,

@@ -120,6 +120,36 @@ impl RpcError {
         Self::new(code as u32, code.message(), data)
     }
 
+    /// The message of a call refused because the destination's queue for its caller was
+    /// full: load, not a bug (see [`RpcError::is_overloaded`]).
+    pub const OVERLOADED_MESSAGE: &'static str =
+        "Overloaded: too many calls queued at the destination, retry later";
+
+    /// A call refused under load: APPLICATION_ERROR (1500, so every SDK can read it) with
+    /// [`RpcError::OVERLOADED_MESSAGE`] and `detail` saying which bound was reached.
+    pub fn overloaded(detail: String) -> Self {
+        Self::new(
+            RpcErrorCode::ApplicationError as u32,
+            Self::OVERLOADED_MESSAGE,
+            Some(detail),
+        )
+    }
+
+    /// Whether the destination refused the call because it is under load: its queue for
+    /// this caller (or all callers) was full (`RpcLimits::max_queued_*`). Retrying after
+    /// a backoff is the right reaction; nothing ran. Other SDKs see code 1500 with
+    /// [`RpcError::OVERLOADED_MESSAGE`].
+    ///
+    /// ```
+    /// use livekit_typed_rpc::{RpcError, RpcErrorCode};
+    /// assert!(RpcError::overloaded("queue full".into()).is_overloaded());
+    /// assert!(!RpcError::built_in(RpcErrorCode::ApplicationError, None).is_overloaded());
+    /// ```
+    pub fn is_overloaded(&self) -> bool {
+        self.code == RpcErrorCode::ApplicationError as u32
+            && self.message == Self::OVERLOADED_MESSAGE
+    }
+
     /// The built-in code, if this error carries one.
     pub fn built_in_code(&self) -> Option<RpcErrorCode> {
         RpcErrorCode::from_code(self.code)
@@ -145,13 +175,30 @@ impl RpcError {
     }
 }
 
+/// The words of a locally raised error's diagnosis (`CallDiagnosis` JSON in `data`).
+#[derive(serde::Deserialize)]
+struct DiagnosisWords {
+    hint: String,
+    destination: String,
+    waited_ms: u64,
+}
+
 impl fmt::Display for RpcError {
+    /// `RPC Error: <message> (<code>)`, then the data; for errors raised on the caller's
+    /// side, the diagnosis in words instead of its JSON (which stays in `data`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RPC Error: {} ({})", self.message, self.code)?;
-        if let Some(data) = &self.data {
-            write!(f, ": {data}")?;
+        let Some(data) = &self.data else {
+            return Ok(());
+        };
+        match serde_json::from_str::<DiagnosisWords>(data) {
+            Ok(words) => write!(
+                f,
+                ": {} (calling {}, after {} ms)",
+                words.hint, words.destination, words.waited_ms
+            ),
+            Err(_) => write!(f, ": {data}"),
         }
-        Ok(())
     }
 }
 
@@ -233,6 +280,14 @@ pub enum Error {
     /// An identity was empty or otherwise unusable.
     #[error("invalid identity {0:?}: identities must be non-empty")]
     InvalidIdentity(String),
+    /// Options name a method the service does not serve.
+    #[error("no method {method:?} in this service; it serves {served:?}")]
+    UnknownMethod {
+        /// The wire name given.
+        method: String,
+        /// The wire names the service has.
+        served: Vec<String>,
+    },
     /// A network error from the room wire bridge.
     #[error("bridge: {0}")]
     Bridge(String),

@@ -121,9 +121,13 @@ pub mod typed;
 pub use error::{CallError, Error, RpcError, RpcErrorCode};
 pub use livekit_typed_rpc_macros::livekit_rpc;
 pub use participant::{Diagnostics, Participant};
-pub use room::{JoinOptions, MemoryRoom, RemoteParticipant, RoomConfig, RpcLimits};
-pub use rpc::{CallDiagnosis, PerformRpcData, RpcInvocationData};
-pub use typed::{serve, ErrorCode, RpcContext, RpcEndpoint, Service, Serving};
+pub use room::{
+    JoinOptions, MemoryRoom, ParticipantKind, RemoteParticipant, RoomConfig, RpcLimits,
+};
+pub use rpc::{CallDiagnosis, CallerPolicy, PerformRpcData, RpcInvocationData};
+pub use typed::{
+    serve, serve_with, ErrorCode, RpcContext, RpcEndpoint, ServeOptions, Service, Serving,
+};
 
 #[doc(hidden)]
 pub use typed::__private;

@@ -52,6 +52,10 @@ impl RpcEndpoint for LocalParticipant {
                 caller_identity: data.caller_identity.to_string(),
                 payload: data.payload,
                 response_timeout: data.response_timeout,
+                // The `livekit` crate's invocation names only the caller's identity, so
+                // kind- and attribute-based caller policies see a standard participant.
+                caller_kind: crate::room::ParticipantKind::Standard,
+                caller_attributes: Default::default(),
             };
             let call = handler(data);
             Box::pin(async move { call.await.map_err(to_livekit) })

@@ -14,7 +14,9 @@ use crate::proto::{self, data_packet, DataPacket};
 use crate::room::{
     Connection, JoinOptions, RemoteParticipant, RemoteRegistry, RoomEvent, Transport,
 };
-use crate::rpc::{self, client::RpcClient, server::RpcServer, PerformRpcData, RpcInvocationData};
+use crate::rpc::{
+    self, client::RpcClient, server::RpcServer, CallerPolicy, PerformRpcData, RpcInvocationData,
+};
 use crate::streams::incoming::{IncomingStreams, Opened};
 use crate::streams::outgoing::{self, HeaderSpec};
 use crate::streams::{
@@ -34,6 +36,10 @@ pub struct Diagnostics {
     pub open_incoming_streams: usize,
     /// Handler invocations running.
     pub running_handlers: usize,
+    /// Incoming calls waiting for their caller's next free slot.
+    pub queued_calls: usize,
+    /// Incoming calls refused because a queue was full (load), since joining.
+    pub refused_overloaded: u64,
 }
 
 /// Everything a participant is; shared by its handles and its dispatcher.
@@ -197,6 +203,7 @@ impl Core {
             RoomEvent::ParticipantLeft(identity) => {
                 lock(&self.streams).sender_left(&identity);
                 self.rpc_client.participant_left(&identity);
+                self.rpc_server.caller_left(&identity);
                 self.presence.notify_waiters();
             }
         }
@@ -431,7 +438,40 @@ impl Participant {
         F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
     {
-        self.core().rpc_server.register(method, handler)
+        self.core().rpc_server.register(method, None, handler)
+    }
+
+    /// Serves `method` to the callers `policy` allows; others get UNSUPPORTED_METHOD
+    /// (1400) before their payload is read.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use livekit_typed_rpc::{CallerPolicy, MemoryRoom, PerformRpcData, RpcInvocationData};
+    /// let room = MemoryRoom::new();
+    /// let robot = room.join("robot").await.unwrap();
+    /// let operator = room.join("operator").await.unwrap();
+    /// let guest = room.join("guest").await.unwrap();
+    /// robot.register_rpc_method_with_policy("stop", CallerPolicy::identities(["operator"]),
+    ///     |_: RpcInvocationData| async { Ok("stopped".to_string()) }).unwrap();
+    /// let call = |method: &str| PerformRpcData {
+    ///     destination_identity: "robot".into(), method: method.into(), ..Default::default() };
+    /// assert_eq!(operator.perform_rpc(call("stop")).await.unwrap(), "stopped");
+    /// assert_eq!(guest.perform_rpc(call("stop")).await.unwrap_err().code, 1400);
+    /// # }
+    /// ```
+    pub fn register_rpc_method_with_policy<F, Fut>(
+        &self,
+        method: &str,
+        policy: CallerPolicy,
+        handler: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
+    {
+        self.core()
+            .rpc_server
+            .register(method, Some(policy), handler)
     }
 
     /// Serves every method of a `#[livekit_rpc]` service (`<Trait>Server::new(impl)`).
@@ -441,6 +481,16 @@ impl Participant {
         service: S,
     ) -> Result<crate::typed::Serving, Error> {
         crate::typed::serve(self, service)
+    }
+
+    /// [`Participant::serve`] with options: who may call the service or one of its
+    /// methods ([`ServeOptions`](crate::ServeOptions)).
+    pub fn serve_with<S: crate::typed::Service>(
+        &self,
+        service: S,
+        options: crate::typed::ServeOptions,
+    ) -> Result<crate::typed::Serving, Error> {
+        crate::typed::serve_with(self, service, options)
     }
 
     /// Stops serving `method`; returns whether it was registered.
@@ -575,6 +625,8 @@ impl Participant {
             pending_calls: core.rpc_client.pending_count(),
             open_incoming_streams: lock(&core.streams).open_count(),
             running_handlers: core.rpc_server.running_count(),
+            queued_calls: core.rpc_server.queued_count(),
+            refused_overloaded: core.rpc_server.refused_overloaded_count(),
         }
     }
 

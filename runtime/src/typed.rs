@@ -2,14 +2,15 @@
 //! service a generated server implements, the invocation context, typed error codes, and
 //! the `#[doc(hidden)]` helpers behind the `__private` facade.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, RpcError};
+use crate::error::{Error, RpcError, RpcErrorCode};
 use crate::participant::Participant;
-use crate::room::BoxFuture;
-use crate::rpc::{PerformRpcData, RpcInvocationData};
+use crate::room::{BoxFuture, ParticipantKind, RemoteParticipant};
+use crate::rpc::{CallerPolicy, PerformRpcData, RpcInvocationData};
 
 /// A handler as the engine stores it: one boxed future per call.
 pub type RawHandler =
@@ -28,6 +29,31 @@ pub trait RpcEndpoint: Clone + Send + Sync + 'static {
     /// Serves `method` with an already boxing handler.
     fn register_raw(&self, method: &str, handler: RawHandler) -> Result<(), Error>;
 
+    /// Serves `method` to the callers `policy` allows; the others get UNSUPPORTED_METHOD.
+    /// The default checks the policy inside the handler, against the caller the
+    /// invocation describes; [`Participant`] checks it before reading the payload.
+    fn register_raw_with_policy(
+        &self,
+        method: &str,
+        policy: CallerPolicy,
+        handler: RawHandler,
+    ) -> Result<(), Error> {
+        let guarded: RawHandler = Arc::new(move |data: RpcInvocationData| {
+            let caller = RemoteParticipant {
+                kind: data.caller_kind,
+                attributes: data.caller_attributes.clone(),
+                ..RemoteParticipant::with_identity(data.caller_identity.clone())
+            };
+            if policy.allows(&caller) {
+                handler(data)
+            } else {
+                tracing::warn!(caller = %caller.identity, ?policy, "RPC call refused by the method's caller policy");
+                Box::pin(async { Err(RpcError::built_in(RpcErrorCode::UnsupportedMethod, None)) })
+            }
+        });
+        self.register_raw(method, guarded)
+    }
+
     /// Stops serving `method`.
     fn unregister_raw(&self, method: &str) -> bool;
 }
@@ -41,7 +67,20 @@ impl RpcEndpoint for Participant {
     }
 
     fn register_raw(&self, method: &str, handler: RawHandler) -> Result<(), Error> {
-        self.core().rpc_server.register_handler(method, handler)
+        self.core()
+            .rpc_server
+            .register_handler(method, None, handler)
+    }
+
+    fn register_raw_with_policy(
+        &self,
+        method: &str,
+        policy: CallerPolicy,
+        handler: RawHandler,
+    ) -> Result<(), Error> {
+        self.core()
+            .rpc_server
+            .register_handler(method, Some(policy), handler)
     }
 
     fn unregister_raw(&self, method: &str) -> bool {
@@ -62,14 +101,74 @@ pub trait Service: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<String, RpcError>>;
 }
 
+/// How a service is served: who may call it, as a whole or per method.
+///
+/// A method's own policy ([`ServeOptions::allow_method`]) replaces the service-wide one
+/// ([`ServeOptions::allow`]) for that method; without either, anyone in the room may call.
+///
+/// ```
+/// use livekit_typed_rpc::{CallerPolicy, ParticipantKind, ServeOptions};
+/// let options = ServeOptions::default()
+///     .allow(CallerPolicy::kind(ParticipantKind::Agent))
+///     .allow_method("robot.stop", CallerPolicy::anyone());
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    service: Option<CallerPolicy>,
+    methods: HashMap<String, CallerPolicy>,
+}
+
+impl ServeOptions {
+    /// Only callers `policy` allows may call the service's methods.
+    pub fn allow(mut self, policy: CallerPolicy) -> Self {
+        self.service = Some(policy);
+        self
+    }
+
+    /// Only callers `policy` allows may call `method` (its wire name).
+    pub fn allow_method(mut self, method: impl Into<String>, policy: CallerPolicy) -> Self {
+        self.methods.insert(method.into(), policy);
+        self
+    }
+
+    fn policy_for(&self, method: &str) -> Option<CallerPolicy> {
+        self.methods.get(method).or(self.service.as_ref()).cloned()
+    }
+}
+
 /// Registers every method of `service` on `endpoint`; all or nothing.
 pub fn serve<P: RpcEndpoint, S: Service>(endpoint: &P, service: S) -> Result<Serving<P>, Error> {
+    serve_with(endpoint, service, ServeOptions::default())
+}
+
+/// [`serve`] with caller policies; a policy for a method the service does not have is an
+/// error ([`Error::UnknownMethod`]), so a typo cannot leave a method open.
+pub fn serve_with<P: RpcEndpoint, S: Service>(
+    endpoint: &P,
+    service: S,
+    options: ServeOptions,
+) -> Result<Serving<P>, Error> {
+    if let Some(unknown) = options
+        .methods
+        .keys()
+        .find(|m| !S::METHODS.contains(&m.as_str()))
+    {
+        return Err(Error::UnknownMethod {
+            method: unknown.clone(),
+            served: S::METHODS.iter().map(|m| (*m).to_owned()).collect(),
+        });
+    }
     let service = Arc::new(service);
     let mut registered: Vec<String> = Vec::with_capacity(S::METHODS.len());
     for method in S::METHODS.iter().copied() {
         let s = service.clone();
         let handler: RawHandler = Arc::new(move |data| s.call(method, data));
-        if let Err(e) = endpoint.register_raw(method, handler) {
+        let result = match options.policy_for(method) {
+            Some(policy) => endpoint.register_raw_with_policy(method, policy, handler),
+            None => endpoint.register_raw(method, handler),
+        };
+        if let Err(e) = result {
             for m in &registered {
                 endpoint.unregister_raw(m);
             }
@@ -120,6 +219,10 @@ pub struct RpcContext {
     pub response_timeout: Duration,
     /// When the request arrived here.
     pub received_at: tokio::time::Instant,
+    /// What kind of participant the caller is, as the room says.
+    pub caller_kind: ParticipantKind,
+    /// The caller's participant attributes when the call arrived, as the room says.
+    pub caller_attributes: HashMap<String, String>,
 }
 
 impl RpcContext {
@@ -323,7 +426,7 @@ pub mod __private {
     pub fn decode_error<E: DeserializeOwned>(error: RpcError) -> CallError<E> {
         let reserved = (1001..=1999).contains(&error.code)
             && error.code != RpcErrorCode::ApplicationError as u32;
-        if !reserved {
+        if !reserved && !error.is_overloaded() {
             if let Some(e) = error
                 .data
                 .as_deref()
@@ -388,6 +491,8 @@ pub mod __private {
             caller_identity: data.caller_identity.clone(),
             response_timeout: data.response_timeout,
             received_at: tokio::time::Instant::now(),
+            caller_kind: data.caller_kind,
+            caller_attributes: data.caller_attributes.clone(),
         }
     }
 

@@ -148,6 +148,8 @@ impl MemoryRoom {
             sid: format!("PA_{connection_id}"),
             client_protocol: options.client_protocol,
             capabilities: options.capabilities(),
+            kind: options.kind,
+            attributes: options.attributes.clone(),
         };
         let remotes = RemoteRegistry::default();
         for member in state.members.values() {

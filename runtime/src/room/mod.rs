@@ -13,6 +13,10 @@ use tokio::sync::mpsc;
 use crate::proto::{self, DataPacket};
 use crate::streams::StreamLimits;
 
+/// What kind of participant someone is, as LiveKit's `ParticipantInfo.kind` says: a
+/// standard client, an agent, a SIP caller, an ingress or egress, ...
+pub use crate::proto::participant_info::Kind as ParticipantKind;
+
 pub use memory::{MemoryRoom, RecordedPacket, RoomConfig};
 
 /// A boxed, sendable future, as [`Transport`] returns.
@@ -40,6 +44,10 @@ pub struct JoinOptions {
     pub stream_limits: StreamLimits,
     /// Limits on incoming RPC calls.
     pub rpc_limits: RpcLimits,
+    /// What kind of participant we are (default standard), as others see it.
+    pub kind: ParticipantKind,
+    /// Our participant attributes, as others see them.
+    pub attributes: HashMap<String, String>,
 }
 
 /// Limits on what callers can make a participant hold or run. The defaults keep a
@@ -52,8 +60,19 @@ pub struct RpcLimits {
     /// cases the bytes are dropped as they arrive, never buffered.
     pub max_payload_bytes: u64,
     /// Most handler invocations one caller may have running at once (default 64). Further
-    /// calls are acknowledged and answered with APPLICATION_ERROR saying so.
+    /// calls wait their turn in that caller's queue and run in arrival order as running
+    /// ones finish.
     pub max_concurrent_calls_per_caller: usize,
+    /// Most calls one caller may have waiting for a slot (default 16 384). A call beyond
+    /// this, or beyond any other queue bound below, is refused with an error for which
+    /// [`RpcError::is_overloaded`](crate::RpcError::is_overloaded) is true.
+    pub max_queued_calls_per_caller: usize,
+    /// Most request payload bytes one caller may have waiting (default 64 MiB).
+    pub max_queued_bytes_per_caller: usize,
+    /// Most calls waiting across all callers (default 65 536).
+    pub max_queued_calls: usize,
+    /// Most request payload bytes waiting across all callers (default 256 MiB).
+    pub max_queued_bytes: usize,
     /// A handler still running this long after its caller's deadline (the response timeout
     /// the caller sent) is cancelled, since no caller of any LiveKit SDK still waits for it;
     /// `None` lets handlers run forever. Default 10 s, which covers every SDK's way of
@@ -66,6 +85,10 @@ impl Default for RpcLimits {
         Self {
             max_payload_bytes: 256 * 1024 * 1024,
             max_concurrent_calls_per_caller: 64,
+            max_queued_calls_per_caller: 16_384,
+            max_queued_bytes_per_caller: 64 * 1024 * 1024,
+            max_queued_calls: 65_536,
+            max_queued_bytes: 256 * 1024 * 1024,
             cancel_handlers_after_deadline: Some(std::time::Duration::from_secs(10)),
         }
     }
@@ -78,6 +101,8 @@ impl Default for JoinOptions {
             compression: true,
             stream_limits: StreamLimits::default(),
             rpc_limits: RpcLimits::default(),
+            kind: ParticipantKind::Standard,
+            attributes: HashMap::new(),
         }
     }
 }
@@ -109,6 +134,10 @@ pub struct RemoteParticipant {
     pub client_protocol: i32,
     /// The `ClientInfo.Capability` values it advertises.
     pub capabilities: Vec<i32>,
+    /// What kind of participant it is.
+    pub kind: ParticipantKind,
+    /// Its participant attributes.
+    pub attributes: HashMap<String, String>,
 }
 
 impl RemoteParticipant {
@@ -118,13 +147,28 @@ impl RemoteParticipant {
             .contains(&proto::CAP_COMPRESSION_DEFLATE_RAW)
     }
 
-    /// Reads a `ParticipantInfo`.
+    /// Someone known only by identity (for example a caller that already left): a
+    /// standard participant without attributes or protocol.
+    pub fn with_identity(identity: impl Into<String>) -> Self {
+        Self {
+            identity: identity.into(),
+            sid: String::new(),
+            client_protocol: 0,
+            capabilities: Vec::new(),
+            kind: ParticipantKind::Standard,
+            attributes: HashMap::new(),
+        }
+    }
+
+    /// Reads a `ParticipantInfo`; an unknown kind reads as standard.
     pub fn from_info(info: &proto::ParticipantInfo) -> Self {
         Self {
             identity: info.identity.clone(),
             sid: info.sid.clone(),
             client_protocol: info.client_protocol,
             capabilities: info.capabilities.clone(),
+            kind: ParticipantKind::try_from(info.kind).unwrap_or(ParticipantKind::Standard),
+            attributes: info.attributes.clone(),
         }
     }
 
@@ -136,6 +180,8 @@ impl RemoteParticipant {
             state: state as i32,
             client_protocol: self.client_protocol,
             capabilities: self.capabilities.clone(),
+            kind: self.kind as i32,
+            attributes: self.attributes.clone(),
             ..Default::default()
         }
     }

@@ -1,13 +1,19 @@
 //! The RPC engine: caller side (`client`) and handler side (`server`) of LiveKit RPC
 //! v1 (packets) and v2 (data streams), with the reference SDK's timers and error codes.
 
+pub(crate) mod admission;
 pub(crate) mod client;
 pub(crate) mod diagnosis;
+pub(crate) mod policy;
 pub(crate) mod server;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub use diagnosis::{CallDiagnosis, Transport as CallTransport};
+pub use policy::CallerPolicy;
+
+use crate::room::ParticipantKind;
 
 /// What `perform_rpc` sends; field names as in rust-sdks.
 ///
@@ -61,6 +67,10 @@ pub struct RpcInvocationData {
     pub payload: String,
     /// How long the caller waits, as it sent it on the wire.
     pub response_timeout: Duration,
+    /// What kind of participant the caller is, as the room says.
+    pub caller_kind: ParticipantKind,
+    /// The caller's participant attributes when the call arrived, as the room says.
+    pub caller_attributes: HashMap<String, String>,
 }
 
 /// The smallest on-wire response timeout every LiveKit SDK sends.

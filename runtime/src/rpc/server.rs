@@ -8,10 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::error::{Error, RpcError, RpcErrorCode};
 use crate::participant::Core;
 use crate::proto::{self, data_packet, rpc_response, RpcAck, RpcRequest, RpcResponse};
-use crate::room::BoxFuture;
+use crate::room::{BoxFuture, RemoteParticipant};
+use crate::rpc::admission::{Admission, Admitted, Refusal};
+use crate::rpc::policy::CallerPolicy;
 use crate::rpc::RpcInvocationData;
 use crate::streams::TextStreamReader;
 
@@ -19,34 +23,18 @@ use crate::streams::TextStreamReader;
 pub(crate) type Handler =
     Arc<dyn Fn(RpcInvocationData) -> BoxFuture<'static, Result<String, RpcError>> + Send + Sync>;
 
+#[derive(Clone)]
+struct Registration {
+    handler: Handler,
+    policy: Option<CallerPolicy>,
+}
+
 /// Methods served by one participant.
 #[derive(Default)]
 pub(crate) struct RpcServer {
-    handlers: Mutex<HashMap<String, Handler>>,
+    handlers: Mutex<HashMap<String, Registration>>,
     running: AtomicUsize,
-    per_caller: Mutex<HashMap<String, usize>>,
-}
-
-/// Counts one running invocation for a caller until dropped.
-struct CallerSlot<'a> {
-    server: &'a RpcServer,
-    caller: String,
-}
-
-impl Drop for CallerSlot<'_> {
-    fn drop(&mut self) {
-        let mut per_caller = self
-            .server
-            .per_caller
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_caller.get_mut(&self.caller) {
-            *n -= 1;
-            if *n == 0 {
-                per_caller.remove(&self.caller);
-            }
-        }
-    }
+    admission: Arc<Admission>,
 }
 
 struct RunningGuard<'a>(&'a AtomicUsize);
@@ -58,25 +46,39 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl RpcServer {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handler>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Registration>> {
         self.handlers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn register<F, Fut>(&self, method: &str, handler: F) -> Result<(), Error>
+    pub(crate) fn register<F, Fut>(
+        &self,
+        method: &str,
+        policy: Option<CallerPolicy>,
+        handler: F,
+    ) -> Result<(), Error>
     where
         F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
     {
-        self.register_handler(method, Arc::new(move |data| Box::pin(handler(data))))
+        self.register_handler(
+            method,
+            policy,
+            Arc::new(move |data| Box::pin(handler(data))),
+        )
     }
 
     /// Registers a handler that already returns a boxed future (no second box).
-    pub(crate) fn register_handler(&self, method: &str, handler: Handler) -> Result<(), Error> {
+    pub(crate) fn register_handler(
+        &self,
+        method: &str,
+        policy: Option<CallerPolicy>,
+        handler: Handler,
+    ) -> Result<(), Error> {
         let mut handlers = self.lock();
         if handlers.contains_key(method) {
             return Err(Error::MethodAlreadyRegistered(method.to_owned()));
         }
-        handlers.insert(method.to_owned(), handler);
+        handlers.insert(method.to_owned(), Registration { handler, policy });
         Ok(())
     }
 
@@ -88,28 +90,79 @@ impl RpcServer {
         self.running.load(Ordering::SeqCst)
     }
 
-    fn handler(&self, method: &str) -> Option<Handler> {
-        self.lock().get(method).cloned()
+    pub(crate) fn queued_count(&self) -> usize {
+        self.admission.queued_count()
     }
 
-    /// Takes a slot for `caller`, or `None` if it already runs `limit` invocations.
-    fn slot(&self, caller: &str, limit: usize) -> Option<CallerSlot<'_>> {
-        let mut per_caller = self.per_caller.lock().unwrap_or_else(|p| p.into_inner());
-        let n = per_caller.entry(caller.to_owned()).or_insert(0);
-        if *n >= limit {
-            return None;
+    pub(crate) fn refused_overloaded_count(&self) -> u64 {
+        self.admission.refused_count()
+    }
+
+    /// A caller left: its queued calls never run.
+    pub(crate) fn caller_left(&self, caller: &str) {
+        self.admission.caller_left(caller);
+    }
+
+    fn registration(&self, method: &str) -> Option<Registration> {
+        self.lock().get(method).cloned()
+    }
+}
+
+/// Who is calling, as the room describes them.
+fn caller_info(core: &Core, caller: &str) -> RemoteParticipant {
+    core.remote(caller)
+        .unwrap_or_else(|| RemoteParticipant::with_identity(caller))
+}
+
+/// The handler for `method` if `caller` may call it; UNSUPPORTED_METHOD otherwise, so a
+/// refused caller learns nothing it could not learn from an unknown method.
+fn authorize(
+    core: &Core,
+    caller: &RemoteParticipant,
+    method: &str,
+    request_id: &str,
+) -> Result<Handler, RpcError> {
+    let unsupported = || RpcError::built_in(RpcErrorCode::UnsupportedMethod, None);
+    let registration = core
+        .rpc_server
+        .registration(method)
+        .ok_or_else(unsupported)?;
+    if let Some(policy) = &registration.policy {
+        if !policy.allows(caller) {
+            tracing::warn!(
+                caller = %caller.identity,
+                kind = ?caller.kind,
+                method,
+                request_id,
+                ?policy,
+                "RPC call refused by the method's caller policy"
+            );
+            return Err(unsupported());
         }
-        *n += 1;
-        Some(CallerSlot {
-            server: self,
-            caller: caller.to_owned(),
-        })
+    }
+    Ok(registration.handler)
+}
+
+fn invocation(
+    caller: RemoteParticipant,
+    request_id: String,
+    payload: String,
+    response_timeout: Duration,
+) -> RpcInvocationData {
+    RpcInvocationData {
+        request_id,
+        caller_identity: caller.identity,
+        payload,
+        response_timeout,
+        caller_kind: caller.kind,
+        caller_attributes: caller.attributes,
     }
 }
 
 /// A v1 `RpcRequest` packet arrived.
 pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: RpcRequest) {
     let core = core.clone();
+    let received_at = Instant::now();
     tokio::spawn(async move {
         send_ack(&core, &caller, &request.id).await;
         if request.version != proto::RPC_VERSION_V1 {
@@ -117,14 +170,20 @@ pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: R
             send_error(&core, &caller, &request.id, e).await;
             return;
         }
-        let data = RpcInvocationData {
-            request_id: request.id.clone(),
-            caller_identity: caller.clone(),
-            payload: request.payload,
-            response_timeout: Duration::from_millis(request.response_timeout_ms.into()),
+        let info = caller_info(&core, &caller);
+        let handler = match authorize(&core, &info, &request.method, &request.id) {
+            Ok(handler) => handler,
+            Err(e) => return send_error(&core, &caller, &request.id, e).await,
         };
-        let result = invoke(&core, &request.method, data).await;
-        respond(&core, &caller, &request.id, result).await;
+        let data = invocation(
+            info,
+            request.id.clone(),
+            request.payload,
+            Duration::from_millis(request.response_timeout_ms.into()),
+        );
+        if let Some(result) = invoke(&core, &request.method, handler, data, received_at).await {
+            respond(&core, &caller, &request.id, result).await;
+        }
     });
 }
 
@@ -185,6 +244,7 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
         });
         return;
     };
+    let received_at = Instant::now();
     tokio::spawn(async move {
         send_ack(&core, &caller, &request_id).await;
         if version != i64::from(proto::RPC_VERSION_V2) {
@@ -192,6 +252,13 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
             send_error(&core, &caller, &request_id, e).await;
             return;
         }
+        // Unknown methods and refused callers are answered before the payload is read, so
+        // a stranger cannot make us buffer a large request.
+        let info = caller_info(&core, &caller);
+        let handler = match authorize(&core, &info, &method, &request_id) {
+            Ok(handler) => handler,
+            Err(e) => return send_error(&core, &caller, &request_id, e).await,
+        };
         let payload = match reader.read_all().await {
             Ok(payload) => payload,
             Err(crate::streams::StreamError::PayloadTooLarge { limit }) => {
@@ -214,34 +281,87 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
                 return;
             }
         };
-        let data = RpcInvocationData {
-            request_id: request_id.clone(),
-            caller_identity: caller.clone(),
+        let data = invocation(
+            info,
+            request_id.clone(),
             payload,
-            response_timeout: Duration::from_millis(timeout.clamp(0, u32::MAX.into()) as u64),
-        };
-        let result = invoke(&core, &method, data).await;
-        respond(&core, &caller, &request_id, result).await;
+            Duration::from_millis(timeout.clamp(0, u32::MAX.into()) as u64),
+        );
+        if let Some(result) = invoke(&core, &method, handler, data, received_at).await {
+            respond(&core, &caller, &request_id, result).await;
+        }
     });
+}
+
+fn overloaded(core: &Core, caller: &str, method: &str, refusal: Refusal) -> RpcError {
+    tracing::warn!(
+        caller,
+        method,
+        limit = refusal.limit,
+        value = refusal.value,
+        "RPC call refused: the queue is full"
+    );
+    RpcError::overloaded(format!(
+        "{} refused this call because it is under load, not because of a bug: {caller} has {} calls waiting there and RpcLimits::{} ({}) is reached; retry after a short backoff",
+        core.identity(),
+        refusal.caller_queued,
+        refusal.limit,
+        refusal.value
+    ))
+}
+
+/// Runs a call as soon as its caller has a free slot, in arrival order. `None` when the
+/// call was dropped unrun because its caller left (nobody to answer).
+async fn invoke(
+    core: &Core,
+    method: &str,
+    handler: Handler,
+    data: RpcInvocationData,
+    received_at: Instant,
+) -> Option<Result<String, RpcError>> {
+    let limits = &core.options().rpc_limits;
+    let caller = data.caller_identity.clone();
+    let deadline = received_at + data.response_timeout;
+    let _slot = match core
+        .rpc_server
+        .admission
+        .admit(&caller, data.payload.len(), limits)
+    {
+        Ok(Admitted::Now(slot)) => slot,
+        Ok(Admitted::Queued(mut ticket)) => {
+            tokio::select! {
+                slot = ticket.wait() => match slot {
+                    Some(slot) => slot,
+                    None => return None,
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(caller, method, "queued call dropped unrun: its caller's deadline passed");
+                    return Some(Err(RpcError::built_in(
+                        RpcErrorCode::ResponseTimeout,
+                        Some(format!(
+                            "the call waited {} ms in {}'s queue behind {caller}'s earlier calls (RpcLimits::max_concurrent_calls_per_caller = {}) and its deadline passed before it could run",
+                            data.response_timeout.as_millis(),
+                            core.identity(),
+                            limits.max_concurrent_calls_per_caller
+                        )),
+                    )));
+                }
+            }
+        }
+        Err(refusal) => return Some(Err(overloaded(core, &caller, method, refusal))),
+    };
+    Some(run(core, method, handler, data, received_at).await)
 }
 
 /// Runs the handler on its own task so a panic becomes an error response and the
 /// participant keeps serving.
-async fn invoke(core: &Core, method: &str, data: RpcInvocationData) -> Result<String, RpcError> {
-    let Some(handler) = core.rpc_server.handler(method) else {
-        return Err(RpcError::built_in(RpcErrorCode::UnsupportedMethod, None));
-    };
-    let limit = core.options().rpc_limits.max_concurrent_calls_per_caller;
-    let Some(_slot) = core.rpc_server.slot(&data.caller_identity, limit) else {
-        tracing::warn!(caller = %data.caller_identity, method, limit, "too many concurrent calls from one caller");
-        return Err(RpcError::built_in(
-            RpcErrorCode::ApplicationError,
-            Some(format!(
-                "{} already has {limit} calls running here (JoinOptions::rpc_limits); retry when one finishes",
-                data.caller_identity
-            )),
-        ));
-    };
+async fn run(
+    core: &Core,
+    method: &str,
+    handler: Handler,
+    data: RpcInvocationData,
+    received_at: Instant,
+) -> Result<String, RpcError> {
     core.rpc_server.running.fetch_add(1, Ordering::SeqCst);
     let _running = RunningGuard(&core.rpc_server.running);
     let cancel_after = core
@@ -249,10 +369,11 @@ async fn invoke(core: &Core, method: &str, data: RpcInvocationData) -> Result<St
         .rpc_limits
         .cancel_handlers_after_deadline
         .map(|grace| data.response_timeout.max(super::MIN_WIRE_RESPONSE_TIMEOUT) + grace);
+    // Counted from the request's arrival, so time spent queued counts too.
     let caller = data.caller_identity.clone();
     let mut task = tokio::spawn(handler(data));
     let joined = match cancel_after {
-        Some(limit) => match tokio::time::timeout(limit, &mut task).await {
+        Some(limit) => match tokio::time::timeout_at(received_at + limit, &mut task).await {
             Ok(joined) => joined,
             Err(_) => {
                 task.abort();
