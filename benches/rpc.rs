@@ -4,7 +4,9 @@
 //! - typed call vs raw string call: the same echo over the same in-process room, once
 //!   through `perform_rpc` with a hand-built JSON string, once through a generated client;
 //! - payload throughput vs a plain copy: 1 MB through RPC v2 (compressed and not) against
-//!   copying the same bytes.
+//!   copying the same bytes;
+//! - an honest caller's latency while another participant floods the same server with
+//!   100 000 requests, against the same caller's latency without the flood.
 
 mod estimates;
 
@@ -153,6 +155,82 @@ criterion_group! {
     targets = calls, payloads
 }
 
+/// p50 and p99 of `samples`, in microseconds.
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+/// Sequential small calls from an honest caller, with or without a hostile participant
+/// publishing 100 000 requests to a slow method of the same server meanwhile.
+fn honest_latency(with_flood: bool) -> (f64, f64, u64) {
+    use livekit_typed_rpc::proto::{self, data_packet, RpcRequest};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let room = MemoryRoom::new();
+        let server = room.join("server").await.unwrap();
+        server
+            .register_rpc_method("slow", |_d: RpcInvocationData| async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(String::new())
+            })
+            .unwrap();
+        server
+            .register_rpc_method("fast", |d: RpcInvocationData| async move { Ok(d.payload) })
+            .unwrap();
+        let honest = room.join("honest").await.unwrap();
+        let hostile = room.connect("hostile", JoinOptions::default()).unwrap();
+        let mut answers = hostile.events;
+        let drain = tokio::spawn(async move { while answers.recv().await.is_some() {} });
+        let transport = hostile.transport;
+        let flood = tokio::spawn(async move {
+            if !with_flood {
+                return;
+            }
+            for i in 0..100_000u32 {
+                let packet = proto::reliable_packet(
+                    vec!["server".into()],
+                    data_packet::Value::RpcRequest(RpcRequest {
+                        id: format!("h{i}"),
+                        method: "slow".into(),
+                        payload: "{}".into(),
+                        response_timeout_ms: 10_000,
+                        version: 1,
+                        ..Default::default()
+                    }),
+                );
+                let _ = transport.publish(packet).await;
+                if i % 256 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let mut samples = Vec::with_capacity(2000);
+        for i in 0..2000 {
+            let started = std::time::Instant::now();
+            let reply = honest
+                .perform_rpc(PerformRpcData {
+                    destination_identity: "server".into(),
+                    method: "fast".into(),
+                    payload: i.to_string(),
+                    ..Default::default()
+                })
+                .await;
+            assert_eq!(reply.unwrap(), i.to_string());
+            samples.push(started.elapsed());
+        }
+        flood.await.unwrap();
+        drain.abort();
+        let (p50, p99) = percentiles(samples);
+        (p50, p99, server.diagnostics().refused_overloaded)
+    })
+}
+
 fn main() {
     benches();
     Criterion::default().final_summary();
@@ -173,4 +251,13 @@ fn main() {
             }
         }
     }
+    let (quiet_p50, quiet_p99, _) = honest_latency(false);
+    let (p50, p99, refused) = honest_latency(true);
+    println!(
+        "  honest caller during a 100 000-request flood: p50 {p50:.0} µs, p99 {p99:.0} µs \
+         (without the flood: p50 {quiet_p50:.0} µs, p99 {quiet_p99:.0} µs) = p50 {:.1}x, p99 {:.1}x; \
+         {refused} flood requests refused as load",
+        p50 / quiet_p50,
+        p99 / quiet_p99
+    );
 }

@@ -206,6 +206,37 @@ async fn js_calls_rust_typed_and_raw_methods_at_every_protocol() {
     }
 }
 
+/// A JavaScript caller is subject to the same caller policies: a method only agents may
+/// call answers it UNSUPPORTED_METHOD, as `useRpc`'s identity filter does, and one that
+/// allows its identity serves it.
+#[tokio::test]
+async fn js_caller_refused_by_a_caller_policy() {
+    for (protocol, compression) in PROFILES {
+        let label = format!("js protocol {protocol}, compression {compression}");
+        let mut w = world(protocol, compression).await;
+        w.rust
+            .register_rpc_method_with_policy(
+                "agents-only",
+                livekit_typed_rpc::CallerPolicy::kind(livekit_typed_rpc::ParticipantKind::Agent),
+                |_: RpcInvocationData| async { Ok("served".to_string()) },
+            )
+            .unwrap();
+        w.rust
+            .register_rpc_method_with_policy(
+                "js-only",
+                livekit_typed_rpc::CallerPolicy::identities(["js"]),
+                |d: RpcInvocationData| async move { Ok(d.caller_identity) },
+            )
+            .unwrap();
+        let r = w.js.call("rust", "agents-only", "").await;
+        assert_eq!(r["error"]["code"], 1400, "{label}: {r}");
+        assert_eq!(r["error"]["message"], "Method not supported at destination");
+        let r = w.js.call("rust", "js-only", "").await;
+        assert_eq!(r["ok"], "js", "{label}: {r}");
+        w.js.leave().await;
+    }
+}
+
 /// livekit-client 2.23 picks the request transport from the *destination's* advertised
 /// protocol only, so even while advertising 0 or 1 itself it streams (inline, compressed)
 /// to us, who advertise 2 with deflate-raw. Our answer depends on what *it* advertises, as

@@ -307,6 +307,61 @@ async fn undecodable_arguments_name_the_method_and_parameter() {
         .starts_with("invalid arguments for \"robot.move_arm\""));
 }
 
+/// Arguments are one JSON object: an array is not bound by position (that would break
+/// callers when parameters are reordered), and a bare value is not a single argument.
+#[tokio::test]
+async fn arguments_that_are_not_a_json_object_are_refused_naming_the_keys() {
+    let (_room, _server, _serving, robot) = setup().await;
+    for (payload, shape) in [
+        ("[2, 41.5]", "a JSON array"),
+        ("\"x\"", "a JSON string"),
+        ("42", "a JSON number"),
+        ("null", "JSON null"),
+    ] {
+        let err = robot
+            .endpoint()
+            .perform_rpc(PerformRpcData {
+                destination_identity: "arm".into(),
+                method: "robot.move_arm".into(),
+                payload: payload.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, 1500);
+        assert_eq!(
+            err.data.unwrap(),
+            format!("invalid arguments for \"robot.move_arm\": expected a JSON object with keys \"joint\", \"angle\", got {shape}")
+        );
+    }
+    // A renamed parameter is named as it travels; a method without arguments says so.
+    let err = robot
+        .endpoint()
+        .perform_rpc(PerformRpcData {
+            destination_identity: "arm".into(),
+            method: "robot.renamed".into(),
+            payload: "[1]".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.data.unwrap().contains("keys \"jointId\""));
+    let err = robot
+        .endpoint()
+        .perform_rpc(PerformRpcData {
+            destination_identity: "arm".into(),
+            method: "robot.count".into(),
+            payload: "[]".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err
+        .data
+        .unwrap()
+        .contains("expected an empty payload or {}"));
+}
+
 /// A plain string handler, as an existing JavaScript or Rust app serves it.
 #[livekit_rpc]
 trait Legacy {

@@ -32,7 +32,7 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use livekit_api::access_token::{Claims, TokenVerifier};
+use livekit_api::access_token::{AccessTokenError, Claims, TokenVerifier};
 
 use crate::error::Error;
 use crate::participant::Participant;
@@ -115,7 +115,7 @@ impl BridgeAuth {
     fn admit(&self, token: &str) -> Result<ParticipantInfo, String> {
         let claims = TokenVerifier::with_api_key(&self.api_key, &self.api_secret)
             .verify(token)
-            .map_err(|e| format!("access token rejected: {e}"))?;
+            .map_err(|e| format!("access token rejected: {}", token_problem(&e)))?;
         if !claims.video.room_join {
             return Err("access token has no roomJoin grant".into());
         }
@@ -141,6 +141,21 @@ impl BridgeAuth {
             attributes: claims.attributes,
             ..Default::default()
         })
+    }
+}
+
+/// Why LiveKit's verifier refused a token, in words (its own message says "failed to
+/// encode jwt" for every decoding failure).
+fn token_problem(error: &AccessTokenError) -> String {
+    let AccessTokenError::Encoding(jwt) = error else {
+        return error.to_string();
+    };
+    match jwt.to_string().as_str() {
+        "ExpiredSignature" => "it has expired".into(),
+        "ImmatureSignature" => "it is not valid yet (nbf)".into(),
+        "InvalidSignature" => "its signature does not match this bridge's API secret".into(),
+        "InvalidIssuer" => "it was issued for another API key".into(),
+        other => format!("it is not a valid LiveKit token ({other})"),
     }
 }
 

@@ -78,6 +78,19 @@
 //! handler is not interrupted — LiveKit's protocol has no cancellation message — so a
 //! handler that may run long should check [`RpcContext::deadline`].
 //!
+//! ## Under load, and who may call
+//!
+//! A participant runs up to [`RpcLimits::max_concurrent_calls_per_caller`] calls of one
+//! caller at once; the rest wait in that caller's queue and run in arrival order. Only a
+//! call that finds a queue full is refused, with an error for which
+//! [`RpcError::is_overloaded`] is true (retry after a backoff: it is load, not a bug). A
+//! queued call whose caller gave up or left never runs.
+//!
+//! [`Participant::serve_with`] and [`ServeOptions`] restrict a service, or one of its
+//! methods, to the callers a [`CallerPolicy`] allows (identities, [`ParticipantKind`]s,
+//! attributes, predicates); others get UNSUPPORTED_METHOD (1400) before their payload is
+//! read. [`RpcContext`] tells a handler the caller's kind and attributes.
+//!
 //! ## Evolving a trait without breaking older peers
 //!
 //! - Add parameters as `Option<T>` (or with `#[serde(default)]`): older callers leave them

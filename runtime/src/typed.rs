@@ -352,10 +352,25 @@ pub mod __private {
         T::deserialize(value).map(drop).map_err(|e| e.to_string())
     }
 
+    /// What a payload that is not a JSON object is, for the error message.
+    fn json_shape(payload: &str) -> &'static str {
+        match payload.trim_start().as_bytes().first() {
+            Some(b'[') => "a JSON array",
+            Some(b'"') => "a JSON string",
+            Some(b't' | b'f') => "a JSON boolean",
+            Some(b'n') => "JSON null",
+            Some(b'-' | b'0'..=b'9') => "a JSON number",
+            _ => "not JSON",
+        }
+    }
+
     /// Decodes the arguments object of a call; an empty payload means no arguments.
+    /// Anything but a JSON object is refused, naming the keys expected: binding an array
+    /// by position would break callers silently when parameters are reordered.
     pub fn decode_args<A: DeserializeOwned>(
         method: &str,
         payload: &str,
+        keys: &[&str],
         checks: &[ArgCheck],
     ) -> Result<A, RpcError> {
         let payload = if payload.trim().is_empty() {
@@ -363,6 +378,21 @@ pub mod __private {
         } else {
             payload
         };
+        if !payload.trim_start().starts_with('{') {
+            let expected = if keys.is_empty() {
+                "an empty payload or {}".to_owned()
+            } else {
+                let keys: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+                format!("a JSON object with keys {}", keys.join(", "))
+            };
+            return Err(RpcError::built_in(
+                RpcErrorCode::ApplicationError,
+                Some(format!(
+                    "invalid arguments for {method:?}: expected {expected}, got {}",
+                    json_shape(payload)
+                )),
+            ));
+        }
         serde_json::from_str(payload).map_err(|e| {
             let culprit =
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload)

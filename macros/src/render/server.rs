@@ -116,10 +116,15 @@ fn arm(service: &Service, m: &Method) -> TokenStream {
             }
             _ => None,
         });
+        let keys = m.params.iter().filter_map(|p| match &p.kind {
+            ParamKind::Wire { json_key, .. } => Some(json_key),
+            ParamKind::Context => None,
+        });
         quote! {
             let __lk_args: #args_ty = #krate::__private::decode_args(
                 #wire_name,
                 &__lk_data.payload,
+                &[#(#keys),*],
                 &[#(#checks),*],
             )?;
         }

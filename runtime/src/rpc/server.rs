@@ -159,30 +159,42 @@ fn invocation(
     }
 }
 
-/// A v1 `RpcRequest` packet arrived.
+/// A v1 `RpcRequest` packet arrived. Method, policy and queue are decided here, before
+/// a task is spawned, so a refused request holds no payload while its answer is sent.
 pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: RpcRequest) {
     let core = core.clone();
     let received_at = Instant::now();
-    tokio::spawn(async move {
-        send_ack(&core, &caller, &request.id).await;
-        if request.version != proto::RPC_VERSION_V1 {
-            let e = RpcError::built_in(RpcErrorCode::UnsupportedVersion, None);
-            send_error(&core, &caller, &request.id, e).await;
-            return;
-        }
+    let RpcRequest {
+        id,
+        method,
+        payload,
+        response_timeout_ms,
+        version,
+        ..
+    } = request;
+    let admitted = if version != proto::RPC_VERSION_V1 {
+        Err(RpcError::built_in(RpcErrorCode::UnsupportedVersion, None))
+    } else {
         let info = caller_info(&core, &caller);
-        let handler = match authorize(&core, &info, &request.method, &request.id) {
-            Ok(handler) => handler,
-            Err(e) => return send_error(&core, &caller, &request.id, e).await,
+        authorize(&core, &info, &method, &id).and_then(|handler| {
+            let ticket = admit(&core, &caller, &method, payload.len())?;
+            let data = invocation(
+                info,
+                id.clone(),
+                payload,
+                Duration::from_millis(response_timeout_ms.into()),
+            );
+            Ok((handler, data, ticket))
+        })
+    };
+    tokio::spawn(async move {
+        send_ack(&core, &caller, &id).await;
+        let (handler, data, ticket) = match admitted {
+            Ok(call) => call,
+            Err(e) => return send_error(&core, &caller, &id, e).await,
         };
-        let data = invocation(
-            info,
-            request.id.clone(),
-            request.payload,
-            Duration::from_millis(request.response_timeout_ms.into()),
-        );
-        if let Some(result) = invoke(&core, &request.method, handler, data, received_at).await {
-            respond(&core, &caller, &request.id, result).await;
+        if let Some(result) = invoke(&core, &method, handler, data, ticket, received_at).await {
+            respond(&core, &caller, &id, result).await;
         }
     });
 }
@@ -281,13 +293,17 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
                 return;
             }
         };
+        let ticket = match admit(&core, &caller, &method, payload.len()) {
+            Ok(ticket) => ticket,
+            Err(e) => return send_error(&core, &caller, &request_id, e).await,
+        };
         let data = invocation(
             info,
             request_id.clone(),
             payload,
             Duration::from_millis(timeout.clamp(0, u32::MAX.into()) as u64),
         );
-        if let Some(result) = invoke(&core, &method, handler, data, received_at).await {
+        if let Some(result) = invoke(&core, &method, handler, data, ticket, received_at).await {
             respond(&core, &caller, &request_id, result).await;
         }
     });
@@ -310,31 +326,32 @@ fn overloaded(core: &Core, caller: &str, method: &str, refusal: Refusal) -> RpcE
     ))
 }
 
-/// Runs a call as soon as its caller has a free slot, in arrival order. `None` when the
-/// call was dropped unrun because its caller left (nobody to answer).
+/// A slot now, a place in the caller's queue, or a refusal that says it is load.
+fn admit(core: &Core, caller: &str, method: &str, bytes: usize) -> Result<Admitted, RpcError> {
+    core.rpc_server
+        .admission
+        .admit(caller, bytes, &core.options().rpc_limits)
+        .map_err(|refusal| overloaded(core, caller, method, refusal))
+}
+
+/// Runs an admitted call as soon as its caller has a free slot, in arrival order. `None`
+/// when the call was dropped unrun because its caller left (nobody to answer).
 async fn invoke(
     core: &Core,
     method: &str,
     handler: Handler,
     data: RpcInvocationData,
+    admitted: Admitted,
     received_at: Instant,
 ) -> Option<Result<String, RpcError>> {
-    let limits = &core.options().rpc_limits;
-    let caller = data.caller_identity.clone();
-    let deadline = received_at + data.response_timeout;
-    let _slot = match core
-        .rpc_server
-        .admission
-        .admit(&caller, data.payload.len(), limits)
-    {
-        Ok(Admitted::Now(slot)) => slot,
-        Ok(Admitted::Queued(mut ticket)) => {
+    let _slot = match admitted {
+        Admitted::Now(slot) => slot,
+        Admitted::Queued(mut ticket) => {
+            let deadline = received_at + data.response_timeout;
             tokio::select! {
-                slot = ticket.wait() => match slot {
-                    Some(slot) => slot,
-                    None => return None,
-                },
+                slot = ticket.wait() => slot?,
                 _ = tokio::time::sleep_until(deadline) => {
+                    let caller = &data.caller_identity;
                     tracing::warn!(caller, method, "queued call dropped unrun: its caller's deadline passed");
                     return Some(Err(RpcError::built_in(
                         RpcErrorCode::ResponseTimeout,
@@ -342,13 +359,12 @@ async fn invoke(
                             "the call waited {} ms in {}'s queue behind {caller}'s earlier calls (RpcLimits::max_concurrent_calls_per_caller = {}) and its deadline passed before it could run",
                             data.response_timeout.as_millis(),
                             core.identity(),
-                            limits.max_concurrent_calls_per_caller
+                            core.options().rpc_limits.max_concurrent_calls_per_caller
                         )),
                     )));
                 }
             }
         }
-        Err(refusal) => return Some(Err(overloaded(core, &caller, method, refusal))),
     };
     Some(run(core, method, handler, data, received_at).await)
 }
