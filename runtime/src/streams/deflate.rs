@@ -1,17 +1,44 @@
 //! Raw DEFLATE (RFC 1951, no zlib or gzip wrapper), as `CompressionStream('deflate-raw')`
 //! produces it, with an output cap so a small input cannot expand without bound.
 
-use flate2::{Compression, Decompress, FlushDecompress, Status};
+use std::cell::RefCell;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+thread_local! {
+    /// One compressor per thread, reset between messages: a fresh one allocates and zeroes
+    /// hundreds of KB of tables, which cost a small call more than the whole protocol.
+    static COMPRESSOR: RefCell<Compress> = RefCell::new(Compress::new(Compression::default(), false));
+}
 
 /// Compresses `data` into one raw DEFLATE stream.
 pub fn compress(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        Compression::default(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = std::io::Write::write_all(&mut encoder, data);
-    encoder.finish().unwrap_or_default()
+    COMPRESSOR.with(|compressor| match compressor.try_borrow_mut() {
+        Ok(mut compressor) => {
+            compressor.reset();
+            compress_with(&mut compressor, data)
+        }
+        // Only reachable if compressing re-entered itself on this thread.
+        Err(_) => compress_with(&mut Compress::new(Compression::default(), false), data),
+    })
+}
+
+fn compress_with(compressor: &mut Compress, mut input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() / 2 + 64);
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(out.capacity().max(64));
+        }
+        let before_in = compressor.total_in();
+        // Compressing into a Vec with spare room cannot fail.
+        let Ok(status) = compressor.compress_vec(input, &mut out, FlushCompress::Finish) else {
+            return out;
+        };
+        input = &input[(compressor.total_in() - before_in) as usize..];
+        if status == Status::StreamEnd {
+            return out;
+        }
+    }
 }
 
 /// Why inflating failed.
