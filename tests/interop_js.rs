@@ -409,11 +409,9 @@ async fn small_calls_use_inline_packets_only_towards_protocol_2() {
             }
             1 => assert!(requests[0].inline_content.is_none()),
             _ => {
+                // Inline, and never compressed under 1 KiB: it cannot pay.
                 assert!(requests[0].inline_content.is_some());
-                assert_eq!(
-                    requests[0].compression == proto::COMPRESSION_DEFLATE_RAW,
-                    compression
-                );
+                assert_eq!(requests[0].compression, proto::COMPRESSION_NONE);
             }
         }
         // livekit-client answers by *our* advertised protocol, whatever it advertises and
@@ -422,6 +420,24 @@ async fn small_calls_use_inline_packets_only_towards_protocol_2() {
         assert_eq!(responses.len(), 1, "protocol {protocol}");
         assert!(responses[0].inline_content.is_some());
         assert_eq!(responses[0].compression, proto::COMPRESSION_DEFLATE_RAW);
+
+        // From 1 KiB on, ours is compressed too where the JavaScript side accepts it, and
+        // livekit-client decompresses it.
+        let text = text.repeat(50);
+        assert_eq!(
+            w.rust.perform_rpc(call("js", "echo", &text)).await.unwrap(),
+            text
+        );
+        let packets = rec.take();
+        let requests = headers(&packets, "rust", proto::RPC_REQUEST_TOPIC);
+        if protocol == 2 {
+            assert!(requests[0].inline_content.is_some());
+            assert_eq!(
+                requests[0].compression == proto::COMPRESSION_DEFLATE_RAW,
+                compression,
+                "protocol {protocol}, compression {compression}"
+            );
+        }
     }
 }
 

@@ -805,7 +805,7 @@ async fn outgoing_v1_room_short_and_long_bytes() {
 
 #[tokio::test]
 async fn outgoing_v2_short_compressible_text_is_one_compressed_inline_packet() {
-    let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let mut r = send_room(&[(2, true)], reference_compression()).await;
     let text = "hello hello hello hello hello hello";
     let sent = r.sender.send_text(text, text_opts(&["p0"])).await.unwrap();
     assert_eq!(
@@ -817,6 +817,67 @@ async fn outgoing_v2_short_compressible_text_is_one_compressed_inline_packet() {
     assert_eq!(h.total_length, Some(text.len() as u64));
     assert_eq!(inflate_raw(&content), text.as_bytes());
     r.peers[0].expect_no_packet(Duration::from_millis(30)).await;
+}
+
+/// By default compression is tried only from 1 KiB on, where it can pay; the floor and
+/// the level are the sender's to choose, and the result is kept only when smaller.
+#[tokio::test]
+async fn outgoing_compression_floor_and_level() {
+    let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let small = "hello ".repeat(170); // 1 020 bytes: under the floor
+    let sent = r
+        .sender
+        .send_text(&small, text_opts(&["p0"]))
+        .await
+        .unwrap();
+    assert_eq!((sent.inline, sent.compressed), (true, false));
+    let (h, content, _) = r.peers[0].next_stream().await;
+    assert_eq!(h.compression, proto::COMPRESSION_NONE);
+    assert_eq!(content, small.as_bytes());
+
+    let large = "hello ".repeat(171); // 1 026 bytes
+    let sent = r
+        .sender
+        .send_text(&large, text_opts(&["p0"]))
+        .await
+        .unwrap();
+    assert_eq!((sent.inline, sent.compressed), (true, true));
+    let (h, content, _) = r.peers[0].next_stream().await;
+    assert_eq!(h.compression, proto::COMPRESSION_DEFLATE_RAW);
+    assert_eq!(inflate_raw(&content), large.as_bytes());
+    let level_1 = content.len();
+
+    // Level 0 stores: never smaller, so the payload goes raw.
+    let r = send_room(
+        &[(2, true)],
+        JoinOptions {
+            compression_level: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let sent = r
+        .sender
+        .send_text(&large, text_opts(&["p0"]))
+        .await
+        .unwrap();
+    assert!(!sent.compressed);
+    // Level 9 is at least as small as level 1.
+    let mut r = send_room(
+        &[(2, true)],
+        JoinOptions {
+            compression_level: 9,
+            ..Default::default()
+        },
+    )
+    .await;
+    r.sender
+        .send_text(&large, text_opts(&["p0"]))
+        .await
+        .unwrap();
+    let (_, content, _) = r.peers[0].next_stream().await;
+    assert!(content.len() <= level_1);
+    assert_eq!(inflate_raw(&content), large.as_bytes());
 }
 
 #[tokio::test]
@@ -977,7 +1038,7 @@ async fn outgoing_mixed_room_broadcast_is_legacy() {
 
 #[tokio::test]
 async fn outgoing_mixed_room_subset_all_v2_is_inline_compressed() {
-    let mut r = send_room(&[(2, true), (0, false), (2, true)], JoinOptions::default()).await;
+    let mut r = send_room(&[(2, true), (0, false), (2, true)], reference_compression()).await;
     let sent = r
         .sender
         .send_text(&"z".repeat(100), text_opts(&["p0", "p2"]))
@@ -1000,7 +1061,7 @@ async fn outgoing_mixed_room_subset_with_one_non_capable_is_inline_raw() {
 
 #[tokio::test]
 async fn outgoing_send_bytes_to_a_group() {
-    let mut r = send_room(&[(2, true), (2, true), (2, true)], JoinOptions::default()).await;
+    let mut r = send_room(&[(2, true), (2, true), (2, true)], reference_compression()).await;
     let rec = r.room.record_packets();
     r.sender
         .send_bytes(&[5; 64], byte_opts(&["p0", "p1"]))
@@ -1224,7 +1285,7 @@ fn file_opts(dest: &[&str]) -> livekit_typed_rpc::streams::SendFileOptions {
 
 #[tokio::test]
 async fn outgoing_send_file_is_never_inline_and_compressed_when_eligible() {
-    let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let mut r = send_room(&[(2, true)], reference_compression()).await;
     let path = temp_file("tiny.txt", b"small enough to inline, but files never are");
     let sent = r.sender.send_file(&path, file_opts(&["p0"])).await.unwrap();
     assert!(!sent.inline && sent.compressed);
@@ -1310,4 +1371,13 @@ async fn send_file_of_a_missing_path_says_which() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("/definitely/not/here.bin"));
+}
+
+/// The reference SDK tries to compress every eligible payload, however small; we skip
+/// payloads under 1 KiB by default. The reference's cases run with that floor at 0.
+fn reference_compression() -> JoinOptions {
+    JoinOptions {
+        compression_min_bytes: 0,
+        ..Default::default()
+    }
 }

@@ -98,6 +98,10 @@ impl Core {
             outgoing::eligibility(
                 self.options.client_protocol,
                 self.options.compression_enabled(),
+                (
+                    self.options.compression_level,
+                    self.options.compression_min_bytes,
+                ),
                 destinations,
                 remotes,
             )
@@ -191,7 +195,8 @@ impl Core {
             spec,
             file,
             size,
-            eligibility.compress && options.compress,
+            (eligibility.compress && options.compress)
+                .then_some((eligibility.level, eligibility.min_bytes)),
         )
         .await
     }

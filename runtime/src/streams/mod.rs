@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+pub use deflate::{COMPRESSION_MIN_BYTES, DEFAULT_COMPRESSION_LEVEL};
 pub use outgoing::{ByteStreamWriter, TextStreamWriter};
 pub use utf8::split_utf8;
 

@@ -17,6 +17,10 @@ pub(crate) struct Eligibility {
     pub inline: bool,
     /// Every recipient also advertises raw-DEFLATE decompression.
     pub compress: bool,
+    /// The DEFLATE level to compress at.
+    pub level: u32,
+    /// Smallest payload worth trying to compress.
+    pub min_bytes: usize,
 }
 
 /// The reference rule: named recipients, or for a broadcast every remote participant
@@ -24,6 +28,7 @@ pub(crate) struct Eligibility {
 pub(crate) fn eligibility(
     local_protocol: i32,
     local_compression: bool,
+    (level, min_bytes): (u32, usize),
     destinations: &[String],
     remotes: &HashMap<String, RemoteParticipant>,
 ) -> Eligibility {
@@ -31,6 +36,8 @@ pub(crate) fn eligibility(
         return Eligibility {
             inline: false,
             compress: false,
+            level,
+            min_bytes,
         };
     }
     let recipients: Vec<Option<&RemoteParticipant>> = if destinations.is_empty() {
@@ -46,7 +53,12 @@ pub(crate) fn eligibility(
         && recipients
             .iter()
             .all(|r| r.is_some_and(|r| r.supports_deflate_raw()));
-    Eligibility { inline, compress }
+    Eligibility {
+        inline,
+        compress,
+        level,
+        min_bytes,
+    }
 }
 
 /// Header fields common to every way of sending.
@@ -150,8 +162,10 @@ pub(crate) async fn send_payload(
     compress_allowed: bool,
 ) -> Result<SentStream, StreamError> {
     let total = payload.len() as u64;
-    let compress = eligibility.compress && compress_allowed;
-    let compressed = compress.then(|| deflate::compress(payload));
+    // Tried only where it can pay; kept only where it is strictly smaller (below).
+    let compress =
+        eligibility.compress && compress_allowed && payload.len() >= eligibility.min_bytes;
+    let compressed = compress.then(|| deflate::compress(payload, eligibility.level));
 
     if eligibility.inline {
         let mut header = spec.header(Some(total));
@@ -216,17 +230,21 @@ pub(crate) async fn send_file(
     spec: HeaderSpec,
     mut file: tokio::fs::File,
     size: u64,
-    compress: bool,
+    compression: Option<(u32, usize)>,
 ) -> Result<SentStream, StreamError> {
     use tokio::io::AsyncReadExt;
 
+    let level = compression
+        .filter(|&(_, min_bytes)| size >= min_bytes as u64)
+        .map(|(level, _)| level);
+    let compress = level.is_some();
     let mut header = spec.header(Some(size));
     if compress {
         header.compression = proto::COMPRESSION_DEFLATE_RAW;
     }
     publish(transport, spec.checked_header_packet(header)?).await?;
     let mut deflater =
-        compress.then(|| flate2::Compress::new(flate2::Compression::default(), false));
+        level.map(|level| flate2::Compress::new(flate2::Compression::new(level.min(9)), false));
     let mut pending: Vec<u8> = Vec::with_capacity(2 * proto::STREAM_CHUNK_SIZE_BYTES);
     let mut buffer = vec![0u8; 64 * 1024];
     let (mut index, mut wire, mut read_total) = (0u64, 0u64, 0u64);
