@@ -37,7 +37,11 @@ fn every_test_example_and_bench_file_is_a_target() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
     let mut missing = Vec::new();
-    for (section, dir) in [("test", "tests"), ("example", "examples"), ("bench", "benches")] {
+    for (section, dir) in [
+        ("test", "tests"),
+        ("example", "examples"),
+        ("bench", "benches"),
+    ] {
         let listed = listed_paths(&manifest, section);
         let dir_path = crate_dir.join("..").join(dir);
         // A file a listed target declares as a module (`mod estimates;`) is built with it.
@@ -49,7 +53,9 @@ fn every_test_example_and_bench_file_is_a_target() {
             let path = format!("../{dir}/{file}");
             let module = format!("mod {};", file.trim_end_matches(".rs"));
             if !listed.contains(&path) && !declared.contains(&module) {
-                missing.push(format!("{path} (add a [[{section}]] entry to runtime/Cargo.toml)"));
+                missing.push(format!(
+                    "{path} (add a [[{section}]] entry to runtime/Cargo.toml)"
+                ));
             }
         }
     }

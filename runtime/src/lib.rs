@@ -121,7 +121,9 @@
 #![warn(missing_docs)]
 
 pub mod bridge;
+mod endpoint;
 pub mod error;
+mod limits;
 #[cfg(feature = "livekit")]
 pub mod livekit_endpoint;
 pub mod participant;

@@ -9,16 +9,15 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::endpoint::{RawHandler, RpcEndpoint};
 use crate::error::{Error, RpcError};
 use crate::proto::{self, data_packet, DataPacket};
 use crate::room::{
-    Connection, JoinOptions, RemoteParticipant, RemoteRegistry, RoomEvent, Transport,
+    Connection, JoinOptions, MemoryRoom, RemoteParticipant, RemoteRegistry, RoomEvent,
 };
-use crate::rpc::{
-    self, client::RpcClient, server::RpcServer, CallerPolicy, PerformRpcData, RpcInvocationData,
-};
+use crate::rpc::{self, CallerPolicy, PerformRpcData, RpcEngine, RpcInvocationData};
 use crate::streams::incoming::{IncomingStreams, Opened};
-use crate::streams::outgoing::{self, HeaderSpec};
+use crate::streams::sender::StreamSender;
 use crate::streams::{
     ByteStreamReader, ByteStreamWriter, SendBytesOptions, SendFileOptions, SendTextOptions,
     SentStream, StreamError, StreamOptions, TextStreamReader, TextStreamWriter,
@@ -46,16 +45,14 @@ pub struct Diagnostics {
 pub(crate) struct Core {
     identity: String,
     options: JoinOptions,
-    pub(crate) transport: Arc<dyn Transport>,
     remotes: RemoteRegistry,
-    server_version: Option<String>,
     presence: Notify,
     streams: Mutex<IncomingStreams>,
     text_handlers: Mutex<HashMap<String, TextHandler>>,
     byte_handlers: Mutex<HashMap<String, ByteHandler>>,
-    pub(crate) rpc_client: Arc<RpcClient>,
-    pub(crate) rpc_server: RpcServer,
-    connected: AtomicBool,
+    sender: Arc<StreamSender>,
+    rpc: Arc<RpcEngine>,
+    connected: Arc<AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -63,142 +60,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Core {
-    pub(crate) fn identity(&self) -> &str {
-        &self.identity
-    }
-
-    pub(crate) fn server_version(&self) -> Option<&str> {
-        self.server_version.as_deref()
-    }
-
-    pub(crate) fn options(&self) -> &JoinOptions {
-        &self.options
-    }
-
-    pub(crate) fn remote(&self, identity: &str) -> Option<RemoteParticipant> {
-        self.remotes.get(identity)
-    }
-
-    pub(crate) fn is_connected(&self) -> bool {
+    fn is_connected(&self) -> bool {
         self.connected.load(Ordering::SeqCst)
-    }
-
-    fn speaks_rpc_v2(&self) -> bool {
-        self.options.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
-    }
-
-    /// Whether requests to, or success responses for, a peer advertising `peer_protocol`
-    /// travel as data streams: both sides must speak RPC v2.
-    pub(crate) fn rpc_over_streams_with(&self, peer_protocol: i32) -> bool {
-        self.speaks_rpc_v2() && peer_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
-    }
-
-    fn eligibility(&self, destinations: &[String]) -> outgoing::Eligibility {
-        self.remotes.with(|remotes| {
-            outgoing::eligibility(
-                self.options.client_protocol,
-                self.options.compression_enabled(),
-                (
-                    self.options.compression_level,
-                    self.options.compression_min_bytes,
-                ),
-                destinations,
-                remotes,
-            )
-        })
-    }
-
-    /// `sendText` as the RPC engine uses it.
-    pub(crate) async fn send_text_internal(
-        &self,
-        text: &str,
-        topic: &str,
-        attributes: HashMap<String, String>,
-        destinations: Vec<String>,
-    ) -> Result<SentStream, StreamError> {
-        let options = SendTextOptions {
-            topic: topic.to_owned(),
-            attributes,
-            destination_identities: destinations,
-            ..Default::default()
-        };
-        self.send_text(text, options).await
-    }
-
-    async fn send_text(
-        &self,
-        text: &str,
-        options: SendTextOptions,
-    ) -> Result<SentStream, StreamError> {
-        let mut eligibility = self.eligibility(&options.destination_identities);
-        let mut attached = Vec::with_capacity(options.attachments.len());
-        for path in &options.attachments {
-            let file_options = SendFileOptions {
-                topic: options.topic.clone(),
-                destination_identities: options.destination_identities.clone(),
-                compress: options.compress,
-                ..Default::default()
-            };
-            attached.push(self.send_file(path, file_options).await?.stream_id);
-        }
-        if !attached.is_empty() {
-            eligibility.inline = false;
-        }
-        let spec = HeaderSpec {
-            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
-            topic: options.topic,
-            mime_type: "text/plain".into(),
-            attributes: options.attributes,
-            content: outgoing::text_content_with(attached),
-            destinations: options.destination_identities,
-        };
-        outgoing::send_payload(
-            self.transport.as_ref(),
-            spec,
-            text.as_bytes(),
-            true,
-            eligibility,
-            options.compress,
-        )
-        .await
-    }
-
-    async fn send_file(
-        &self,
-        path: &std::path::Path,
-        options: SendFileOptions,
-    ) -> Result<SentStream, StreamError> {
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| StreamError::SendFailed(format!("cannot open {}: {e}", path.display())))?;
-        let size = file
-            .metadata()
-            .await
-            .map_err(|e| StreamError::SendFailed(format!("cannot read {}: {e}", path.display())))?
-            .len();
-        let name = options.name.unwrap_or_else(|| {
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "unknown".into())
-        });
-        let eligibility = self.eligibility(&options.destination_identities);
-        let spec = HeaderSpec {
-            stream_id: new_stream_id(),
-            topic: options.topic,
-            mime_type: options.mime_type,
-            attributes: options.attributes,
-            content: outgoing::byte_content(name),
-            destinations: options.destination_identities,
-        };
-        outgoing::send_file(
-            self.transport.as_ref(),
-            spec,
-            file,
-            size,
-            (eligibility.compress && options.compress)
-                .then_some((eligibility.level, eligibility.min_bytes)),
-        )
-        .await
     }
 
     fn handle_event(self: &Arc<Self>, event: RoomEvent) {
@@ -207,8 +70,7 @@ impl Core {
             RoomEvent::ParticipantJoined(_) => self.presence.notify_waiters(),
             RoomEvent::ParticipantLeft(identity) => {
                 lock(&self.streams).sender_left(&identity);
-                self.rpc_client.participant_left(&identity);
-                self.rpc_server.caller_left(&identity);
+                self.rpc.participant_left(&identity);
                 self.presence.notify_waiters();
             }
         }
@@ -222,11 +84,11 @@ impl Core {
         };
         match value {
             data_packet::Value::RpcRequest(request) => {
-                rpc::server::handle_request_packet(self, sender, request)
+                rpc::server::handle_request_packet(&self.rpc, sender, request)
             }
-            data_packet::Value::RpcAck(ack) => self.rpc_client.handle_ack(&ack.request_id),
+            data_packet::Value::RpcAck(ack) => self.rpc.pending.handle_ack(&ack.request_id),
             data_packet::Value::RpcResponse(response) => {
-                self.rpc_client.handle_response_packet(response)
+                self.rpc.pending.handle_response_packet(response)
             }
             data_packet::Value::StreamHeader(header) => {
                 let opened = lock(&self.streams).handle_header(&sender, header);
@@ -252,10 +114,10 @@ impl Core {
         match opened {
             Opened::Text(reader) => {
                 let topic = reader.info().topic.clone();
-                if self.speaks_rpc_v2() && topic == proto::RPC_REQUEST_TOPIC {
-                    rpc::server::handle_request_stream(self, sender, reader);
-                } else if self.speaks_rpc_v2() && topic == proto::RPC_RESPONSE_TOPIC {
-                    self.rpc_client.handle_response_stream(&sender, reader);
+                if self.rpc.speaks_rpc_v2() && topic == proto::RPC_REQUEST_TOPIC {
+                    rpc::server::handle_request_stream(&self.rpc, sender, reader);
+                } else if self.rpc.speaks_rpc_v2() && topic == proto::RPC_RESPONSE_TOPIC {
+                    self.rpc.pending.handle_response_stream(&sender, reader);
                 } else if let Some(handler) = lock(&self.text_handlers).get(&topic).cloned() {
                     handler(reader);
                 }
@@ -271,16 +133,12 @@ impl Core {
 
     fn leave(&self) {
         if self.connected.swap(false, Ordering::SeqCst) {
-            self.transport.leave();
-            self.rpc_client.local_left();
+            self.sender.transport().leave();
+            self.rpc.pending.local_left();
             lock(&self.streams).close_all("the local participant left the room");
             self.presence.notify_waiters();
         }
     }
-}
-
-fn new_stream_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// Leaves the room when the last [`Participant`] handle is dropped.
@@ -342,19 +200,31 @@ impl Participant {
             streams.cap_topic(proto::RPC_REQUEST_TOPIC, cap);
             streams.cap_topic(proto::RPC_RESPONSE_TOPIC, cap);
         }
+        let connected = Arc::new(AtomicBool::new(true));
+        let sender = Arc::new(StreamSender::new(
+            transport,
+            remotes.clone(),
+            options.clone(),
+        ));
+        let rpc = Arc::new(RpcEngine::new(
+            identity.clone(),
+            options.clone(),
+            server_version,
+            remotes.clone(),
+            connected.clone(),
+            sender.clone(),
+        ));
         let core = Arc::new(Core {
             identity,
             options,
-            transport,
             remotes,
-            server_version,
             presence: Notify::new(),
             streams: Mutex::new(streams),
             text_handlers: Mutex::default(),
             byte_handlers: Mutex::default(),
-            rpc_client: Arc::default(),
-            rpc_server: RpcServer::default(),
-            connected: AtomicBool::new(true),
+            sender,
+            rpc,
+            connected,
         });
         tokio::spawn(dispatch(core.clone(), events));
         Self {
@@ -393,7 +263,7 @@ impl Participant {
 
     /// Another participant, if it is in the room.
     pub fn remote_participant(&self, identity: &str) -> Option<RemoteParticipant> {
-        self.core().remote(identity)
+        self.core().remotes.get(identity)
     }
 
     /// Waits until `identity` is in the room (calling a peer before it arrives is the most
@@ -409,7 +279,7 @@ impl Participant {
                 let notified = core.presence.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if let Some(remote) = core.remote(identity) {
+                if let Some(remote) = core.remotes.get(identity) {
                     return remote;
                 }
                 notified.await;
@@ -434,7 +304,7 @@ impl Participant {
     /// # }
     /// ```
     pub async fn perform_rpc(&self, data: PerformRpcData) -> Result<String, RpcError> {
-        rpc::client::perform(self.core(), data).await
+        rpc::client::perform(&self.core().rpc, data).await
     }
 
     /// Serves `method`; fails if it already has a handler.
@@ -443,7 +313,7 @@ impl Participant {
         F: Fn(RpcInvocationData) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
     {
-        self.core().rpc_server.register(method, None, handler)
+        self.core().rpc.handlers.register(method, None, handler)
     }
 
     /// Serves `method` to the callers `policy` allows; others get UNSUPPORTED_METHOD
@@ -475,32 +345,14 @@ impl Participant {
         Fut: Future<Output = Result<String, RpcError>> + Send + 'static,
     {
         self.core()
-            .rpc_server
+            .rpc
+            .handlers
             .register(method, Some(policy), handler)
-    }
-
-    /// Serves every method of a `#[livekit_rpc]` service (`<Trait>Server::new(impl)`).
-    /// Dropping the returned guard, or calling `stop()` on it, unregisters them.
-    pub fn serve<S: crate::typed::Service>(
-        &self,
-        service: S,
-    ) -> Result<crate::typed::Serving, Error> {
-        crate::typed::serve(self, service)
-    }
-
-    /// [`Participant::serve`] with options: who may call the service or one of its
-    /// methods ([`ServeOptions`](crate::ServeOptions)).
-    pub fn serve_with<S: crate::typed::Service>(
-        &self,
-        service: S,
-        options: crate::typed::ServeOptions,
-    ) -> Result<crate::typed::Serving, Error> {
-        crate::typed::serve_with(self, service, options)
     }
 
     /// Stops serving `method`; returns whether it was registered.
     pub fn unregister_rpc_method(&self, method: &str) -> bool {
-        self.core().rpc_server.unregister(method)
+        self.core().rpc.handlers.unregister(method)
     }
 
     /// Sends a complete text stream: one inline packet, a compressed stream or a chunked
@@ -510,7 +362,7 @@ impl Participant {
         text: &str,
         options: SendTextOptions,
     ) -> Result<SentStream, StreamError> {
-        self.core().send_text(text, options).await
+        self.core().sender.send_text(text, options).await
     }
 
     /// Sends a complete byte stream, chosen like [`Participant::send_text`].
@@ -519,25 +371,7 @@ impl Participant {
         data: &[u8],
         options: SendBytesOptions,
     ) -> Result<SentStream, StreamError> {
-        let core = self.core();
-        let eligibility = core.eligibility(&options.destination_identities);
-        let spec = HeaderSpec {
-            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
-            topic: options.topic,
-            mime_type: options.mime_type,
-            attributes: options.attributes,
-            content: outgoing::byte_content(options.name),
-            destinations: options.destination_identities,
-        };
-        outgoing::send_payload(
-            core.transport.as_ref(),
-            spec,
-            data,
-            false,
-            eligibility,
-            options.compress,
-        )
-        .await
+        self.core().sender.send_bytes(data, options).await
     }
 
     /// Streams a file from disk as a byte stream: chunked (never inline) and compressed
@@ -547,7 +381,7 @@ impl Participant {
         path: impl AsRef<std::path::Path>,
         options: SendFileOptions,
     ) -> Result<SentStream, StreamError> {
-        self.core().send_file(path.as_ref(), options).await
+        self.core().sender.send_file(path.as_ref(), options).await
     }
 
     /// Opens an incremental text stream (never inline, never compressed).
@@ -555,15 +389,7 @@ impl Participant {
         &self,
         options: StreamOptions,
     ) -> Result<TextStreamWriter, StreamError> {
-        let spec = HeaderSpec {
-            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
-            topic: options.topic,
-            mime_type: options.mime_type.unwrap_or_else(|| "text/plain".into()),
-            attributes: options.attributes,
-            content: outgoing::text_content(),
-            destinations: options.destination_identities,
-        };
-        TextStreamWriter::open(self.core().transport.clone(), spec, options.total_length).await
+        self.core().sender.stream_text(options).await
     }
 
     /// Opens an incremental byte stream (never inline, never compressed).
@@ -571,17 +397,7 @@ impl Participant {
         &self,
         options: StreamOptions,
     ) -> Result<ByteStreamWriter, StreamError> {
-        let spec = HeaderSpec {
-            stream_id: options.stream_id.unwrap_or_else(new_stream_id),
-            topic: options.topic,
-            mime_type: options
-                .mime_type
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            attributes: options.attributes,
-            content: outgoing::byte_content(options.name.unwrap_or_else(|| "unknown".into())),
-            destinations: options.destination_identities,
-        };
-        ByteStreamWriter::open(self.core().transport.clone(), spec, options.total_length).await
+        self.core().sender.stream_bytes(options).await
     }
 
     /// Receives text streams on `topic`: `handler` gets each stream's reader as its header
@@ -627,11 +443,11 @@ impl Participant {
     pub fn diagnostics(&self) -> Diagnostics {
         let core = self.core();
         Diagnostics {
-            pending_calls: core.rpc_client.pending_count(),
+            pending_calls: core.rpc.pending.pending_count(),
             open_incoming_streams: lock(&core.streams).open_count(),
-            running_handlers: core.rpc_server.running_count(),
-            queued_calls: core.rpc_server.queued_count(),
-            refused_overloaded: core.rpc_server.refused_overloaded_count(),
+            running_handlers: core.rpc.handlers.running_count(),
+            queued_calls: core.rpc.handlers.queued_count(),
+            refused_overloaded: core.rpc.handlers.refused_overloaded_count(),
         }
     }
 
@@ -640,5 +456,55 @@ impl Participant {
     pub async fn leave(&self) {
         self.core().leave();
         tokio::task::yield_now().await;
+    }
+}
+
+impl RpcEndpoint for Participant {
+    fn perform_rpc(
+        &self,
+        data: PerformRpcData,
+    ) -> impl Future<Output = Result<String, RpcError>> + Send {
+        Participant::perform_rpc(self, data)
+    }
+
+    fn register_raw(&self, method: &str, handler: RawHandler) -> Result<(), Error> {
+        self.core()
+            .rpc
+            .handlers
+            .register_handler(method, None, handler)
+    }
+
+    fn register_raw_with_policy(
+        &self,
+        method: &str,
+        policy: CallerPolicy,
+        handler: RawHandler,
+    ) -> Result<(), Error> {
+        self.core()
+            .rpc
+            .handlers
+            .register_handler(method, Some(policy), handler)
+    }
+
+    fn unregister_raw(&self, method: &str) -> bool {
+        self.unregister_rpc_method(method)
+    }
+}
+
+/// Joining puts a [`Participant`] on top of the room's raw link
+/// ([`MemoryRoom::connect`]); it lives here, above the room.
+impl MemoryRoom {
+    /// Joins as `identity` with protocol 2 and compression.
+    pub async fn join(&self, identity: &str) -> Result<Participant, Error> {
+        self.join_with(identity, JoinOptions::default()).await
+    }
+
+    /// Joins as `identity` advertising `options`.
+    pub async fn join_with(
+        &self,
+        identity: &str,
+        options: JoinOptions,
+    ) -> Result<Participant, Error> {
+        Ok(Participant::new(self.connect(identity, options)?))
     }
 }

@@ -1,5 +1,6 @@
-//! The server: holds the implementation and dispatches each wire name to its method,
-//! decoding arguments and encoding results and typed errors.
+//! The server: holds the implementation and serves each method through its own handler
+//! (decode arguments, call, encode the result or typed error), so a served call is
+//! dispatched once, by the engine's method lookup.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -27,7 +28,29 @@ pub fn render(service: &Service) -> TokenStream {
         quote!(#(#cfgs)* #wire)
     });
     let consts = super::wire_name_consts(service);
-    let arms = service.methods.iter().map(|m| arm(service, m));
+    let handle_fns = service.methods.iter().map(|m| handle_fn(service, m));
+    let arms = service.methods.iter().map(|m| {
+        let (wire, cfgs, handle) = (&m.wire_name, &m.cfgs, handle_ident(m));
+        quote! {
+            #(#cfgs)*
+            #wire => ::std::boxed::Box::pin(Self::#handle(__lk_this, __lk_data)),
+        }
+    });
+    let registrations = service.methods.iter().map(|m| {
+        let (wire, cfgs, handle) = (&m.wire_name, &m.cfgs, handle_ident(m));
+        quote! {
+            #(#cfgs)*
+            {
+                let __lk_this = ::core::clone::Clone::clone(&self.__lk);
+                let __lk_handler: #krate::__private::RawHandler = ::std::sync::Arc::new(
+                    move |__lk_data| ::std::boxed::Box::pin(
+                        Self::#handle(::core::clone::Clone::clone(&__lk_this), __lk_data),
+                    ),
+                );
+                __lk_handlers.push((#wire, __lk_handler));
+            }
+        }
+    });
     quote! {
         #(#cfgs)*
         #[doc = #doc]
@@ -52,6 +75,8 @@ pub fn render(service: &Service) -> TokenStream {
             pub fn inner(&self) -> &::std::sync::Arc<T> {
                 &self.__lk
             }
+
+            #(#handle_fns)*
         }
 
         #(#cfgs)*
@@ -64,7 +89,7 @@ pub fn render(service: &Service) -> TokenStream {
         impl<T: #bound> #krate::Service for #server<T> {
             const METHODS: &'static [&'static str] = &[#(#wires),*];
 
-            #[allow(deprecated, unused_variables)]
+            #[allow(unused_variables)]
             fn call(
                 &self,
                 __lk_method: &str,
@@ -81,11 +106,24 @@ pub fn render(service: &Service) -> TokenStream {
                     }),
                 }
             }
+
+            fn handlers(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<(&'static str, #krate::__private::RawHandler)> {
+                #[allow(unused_mut)]
+                let mut __lk_handlers = ::std::vec::Vec::new();
+                #(#registrations)*
+                __lk_handlers
+            }
         }
     }
 }
 
-fn arm(service: &Service, m: &Method) -> TokenStream {
+/// `__lk_handle_move_arm`: the one function serving `move_arm`.
+fn handle_ident(m: &Method) -> syn::Ident {
+    quote::format_ident!("__lk_handle_{}", m.ident)
+}
+
+/// Decodes the arguments, calls the method and encodes its result or typed error.
+fn handle_fn(service: &Service, m: &Method) -> TokenStream {
     let krate = krate();
     let Method {
         ident,
@@ -156,13 +194,19 @@ fn arm(service: &Service, m: &Method) -> TokenStream {
             }
         }
     };
+    let handle = handle_ident(m);
     quote! {
         #(#cfgs)*
-        #wire_name => ::std::boxed::Box::pin(async move {
+        #[doc(hidden)]
+        #[allow(deprecated, unused_variables)]
+        async fn #handle(
+            __lk_this: ::std::sync::Arc<T>,
+            __lk_data: #krate::__private::RpcInvocationData,
+        ) -> ::core::result::Result<::std::string::String, #krate::RpcError> {
             #context
             #decode
             let __lk_out = __lk_this.#ident(#(#call_args),*).await;
             #finish
-        }),
+        }
     }
 }

@@ -9,7 +9,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::participant::Participant;
 use crate::proto::{DataPacket, Message};
 use crate::room::{
     BoxFuture, Connection, JoinOptions, RemoteParticipant, RemoteRegistry, RoomEvent, Transport,
@@ -102,20 +101,6 @@ impl MemoryRoom {
                 state: Mutex::new(RoomState::default()),
             }),
         }
-    }
-
-    /// Joins as `identity` with protocol 2 and compression.
-    pub async fn join(&self, identity: &str) -> Result<Participant, Error> {
-        self.join_with(identity, JoinOptions::default()).await
-    }
-
-    /// Joins as `identity` advertising `options`.
-    pub async fn join_with(
-        &self,
-        identity: &str,
-        options: JoinOptions,
-    ) -> Result<Participant, Error> {
-        Ok(Participant::new(self.connect(identity, options)?))
     }
 
     /// Joins without a participant on top: the raw link, for tools, bridges and tests

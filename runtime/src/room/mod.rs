@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+pub use crate::limits::RpcLimits;
+use crate::limits::StreamLimits;
 use crate::proto::{self, DataPacket};
-use crate::streams::StreamLimits;
 
 /// What kind of participant someone is, as LiveKit's `ParticipantInfo.kind` says: a
 /// standard client, an agent, a SIP caller, an ingress or egress, ...
@@ -61,63 +62,13 @@ pub struct JoinOptions {
     pub attributes: HashMap<String, String>,
 }
 
-/// Limits on what callers can make a participant hold or run. The defaults keep a
-/// misbehaving peer from exhausting memory or tasks; raise them if your methods need to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcLimits {
-    /// Largest RPC request or response payload accepted over a data stream, in bytes
-    /// (default 256 MiB). A larger request is refused with REQUEST_PAYLOAD_TOO_LARGE (1402)
-    /// and a larger response fails the call with RESPONSE_PAYLOAD_TOO_LARGE (1504); in both
-    /// cases the bytes are dropped as they arrive, never buffered.
-    pub max_payload_bytes: u64,
-    /// Most handler invocations one caller may have running at once (default 64). Further
-    /// calls wait their turn in that caller's queue and run in arrival order as running
-    /// ones finish.
-    pub max_concurrent_calls_per_caller: usize,
-    /// Most calls one caller may have waiting for a slot (default 16 384). A call beyond
-    /// this, or beyond any other queue bound below, is refused with an error for which
-    /// [`RpcError::is_overloaded`](crate::RpcError::is_overloaded) is true.
-    pub max_queued_calls_per_caller: usize,
-    /// Most request payload bytes one caller may have waiting (default 64 MiB).
-    pub max_queued_bytes_per_caller: usize,
-    /// Most calls waiting across all callers (default 65 536).
-    ///
-    /// A queued call costs its payload plus about 4 KB, so one caller can make a
-    /// participant hold at most about `max_queued_calls_per_caller × 4 KB +
-    /// max_queued_bytes_per_caller` (with the defaults, under 130 MB; measured by
-    /// `tests/memory_flood.rs`), and all callers together `max_queued_calls × 4 KB +
-    /// max_queued_bytes`.
-    pub max_queued_calls: usize,
-    /// Most request payload bytes waiting across all callers (default 256 MiB).
-    pub max_queued_bytes: usize,
-    /// A handler still running this long after its caller's deadline (the response timeout
-    /// the caller sent) is cancelled, since no caller of any LiveKit SDK still waits for it;
-    /// `None` lets handlers run forever. Default 10 s, which covers every SDK's way of
-    /// computing the timeout it sends.
-    pub cancel_handlers_after_deadline: Option<std::time::Duration>,
-}
-
-impl Default for RpcLimits {
-    fn default() -> Self {
-        Self {
-            max_payload_bytes: 256 * 1024 * 1024,
-            max_concurrent_calls_per_caller: 64,
-            max_queued_calls_per_caller: 16_384,
-            max_queued_bytes_per_caller: 64 * 1024 * 1024,
-            max_queued_calls: 65_536,
-            max_queued_bytes: 256 * 1024 * 1024,
-            cancel_handlers_after_deadline: Some(std::time::Duration::from_secs(10)),
-        }
-    }
-}
-
 impl Default for JoinOptions {
     fn default() -> Self {
         Self {
             client_protocol: proto::CLIENT_PROTOCOL_DATA_STREAM_V2,
             compression: true,
-            compression_level: crate::streams::DEFAULT_COMPRESSION_LEVEL,
-            compression_min_bytes: crate::streams::COMPRESSION_MIN_BYTES,
+            compression_level: crate::limits::DEFAULT_COMPRESSION_LEVEL,
+            compression_min_bytes: crate::limits::COMPRESSION_MIN_BYTES,
             stream_limits: StreamLimits::default(),
             rpc_limits: RpcLimits::default(),
             kind: ParticipantKind::Standard,

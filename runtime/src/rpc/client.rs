@@ -10,9 +10,9 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::error::{RpcError, RpcErrorCode};
-use crate::participant::Core;
 use crate::proto::{self, data_packet, rpc_response, RpcRequest, RpcResponse};
-use crate::rpc::diagnosis::{millis, CallDiagnosis, Transport};
+use crate::rpc::diagnosis::{millis, CallDiagnosis, CallTransport};
+use crate::rpc::RpcEngine;
 use crate::rpc::{PerformRpcData, MIN_WIRE_RESPONSE_TIMEOUT};
 use crate::streams::TextStreamReader;
 
@@ -29,13 +29,13 @@ struct Pending {
     settle: oneshot::Sender<Settlement>,
 }
 
-/// Calls in flight from one participant.
+/// The caller side's table of calls in flight from one participant.
 #[derive(Default)]
-pub(crate) struct RpcClient {
+pub(crate) struct PendingCalls {
     pending: Mutex<HashMap<String, Pending>>,
 }
 
-impl RpcClient {
+impl PendingCalls {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -146,7 +146,7 @@ impl RpcClient {
 /// Removes the pending entry however the call ends, including when the caller gives up
 /// (drops the future): no state outlives a call.
 struct PendingGuard<'a> {
-    client: &'a RpcClient,
+    client: &'a PendingCalls,
     request_id: String,
 }
 
@@ -156,12 +156,15 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-/// Performs one call from `core`'s participant.
-pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<String, RpcError> {
+/// Performs one call from the engine's participant.
+pub(crate) async fn perform(
+    engine: &RpcEngine,
+    mut call: PerformRpcData,
+) -> Result<String, RpcError> {
     let started = Instant::now();
-    let destination = core.remote(&call.destination_identity);
+    let destination = engine.remote(&call.destination_identity);
     let destination_protocol = destination.as_ref().map_or(0, |r| r.client_protocol);
-    let use_stream = core.rpc_over_streams_with(destination_protocol);
+    let use_stream = engine.rpc_over_streams_with(destination_protocol);
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut diagnosis = CallDiagnosis {
         request_id: request_id.clone(),
@@ -169,9 +172,9 @@ pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<Str
         destination_in_room: destination.is_some(),
         destination_protocol,
         transport: if use_stream {
-            Transport::V2Stream
+            CallTransport::V2Stream
         } else {
-            Transport::V1Packet
+            CallTransport::V1Packet
         },
         published: false,
         acked_after_ms: None,
@@ -193,13 +196,13 @@ pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<Str
         );
         return Err(fail(diagnosis, RpcErrorCode::RequestPayloadTooLarge, hint));
     }
-    if let Some(version) = core.server_version().filter(|v| older_than(v, (1, 8, 0))) {
+    if let Some(version) = engine.server_version().filter(|v| older_than(v, (1, 8, 0))) {
         let hint = format!(
             "the LiveKit server is version {version}; RPC needs 1.8.0 or newer; nothing was sent"
         );
         return Err(fail(diagnosis, RpcErrorCode::UnsupportedServer, hint));
     }
-    if !core.is_connected() {
+    if !engine.is_connected() {
         let hint = "the local participant has left the room; nothing was sent".to_owned();
         return Err(fail(diagnosis, RpcErrorCode::SendFailed, hint));
     }
@@ -213,7 +216,7 @@ pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<Str
     // The ack timer starts before publishing and pending state exists before the first
     // byte leaves, so an answer that overtakes the publish is never lost.
     let ack_deadline = Instant::now() + call.max_round_trip_latency;
-    core.rpc_client.lock().insert(
+    engine.pending.lock().insert(
         request_id.clone(),
         Pending {
             destination: call.destination_identity.clone(),
@@ -222,7 +225,7 @@ pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<Str
         },
     );
     let _guard = PendingGuard {
-        client: &core.rpc_client,
+        client: &engine.pending,
         request_id: request_id.clone(),
     };
     let mut ack_rx = Some(ack_rx);
@@ -241,15 +244,16 @@ pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<Str
                     proto::RPC_VERSION_V2.to_string(),
                 ),
             ]);
-            core.send_text_internal(
-                &payload,
-                proto::RPC_REQUEST_TOPIC,
-                attributes,
-                vec![call.destination_identity.clone()],
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            engine
+                .send_text_internal(
+                    &payload,
+                    proto::RPC_REQUEST_TOPIC,
+                    attributes,
+                    vec![call.destination_identity.clone()],
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         } else {
             let packet = proto::reliable_packet(
                 vec![call.destination_identity.clone()],
@@ -262,7 +266,8 @@ pub(crate) async fn perform(core: &Core, mut call: PerformRpcData) -> Result<Str
                     ..Default::default()
                 }),
             );
-            core.transport
+            engine
+                .transport()
                 .publish(packet)
                 .await
                 .map_err(|e| e.to_string())

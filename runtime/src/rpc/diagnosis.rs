@@ -10,7 +10,7 @@ use crate::error::{RpcError, RpcErrorCode};
 /// How the request travelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Transport {
+pub enum CallTransport {
     /// An `RpcRequest` packet (RPC v1, 15 360-byte limit).
     V1Packet,
     /// An `lk.rpc_request` text data stream (RPC v2).
@@ -39,7 +39,7 @@ pub struct CallDiagnosis {
     /// The client protocol the destination advertised (0 if unknown).
     pub destination_protocol: i32,
     /// How the request travelled.
-    pub transport: Transport,
+    pub transport: CallTransport,
     /// Whether the request was fully published.
     pub published: bool,
     /// When the acknowledgement arrived, if it did.

@@ -8,12 +8,118 @@ pub(crate) mod policy;
 pub(crate) mod server;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use diagnosis::{CallDiagnosis, Transport as CallTransport};
+pub use diagnosis::{CallDiagnosis, CallTransport};
 pub use policy::CallerPolicy;
 
-use crate::room::ParticipantKind;
+use crate::error::RpcError;
+use crate::proto;
+use crate::room::{
+    BoxFuture, JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, Transport,
+};
+use crate::streams::sender::StreamSender;
+use crate::streams::{SendTextOptions, SentStream, StreamError};
+
+/// A method handler as the engine stores it: one boxed future per call.
+pub type RawHandler =
+    Arc<dyn Fn(RpcInvocationData) -> BoxFuture<'static, Result<String, RpcError>> + Send + Sync>;
+
+/// The RPC engine of one participant: what it needs from the participant (identity,
+/// options, the room's view of the others, a way to publish and to send streams) and its
+/// own state (calls in flight, methods served).
+pub(crate) struct RpcEngine {
+    identity: String,
+    options: JoinOptions,
+    server_version: Option<String>,
+    remotes: RemoteRegistry,
+    connected: Arc<AtomicBool>,
+    streams: Arc<StreamSender>,
+    pub(crate) pending: Arc<client::PendingCalls>,
+    pub(crate) handlers: server::Handlers,
+}
+
+impl RpcEngine {
+    pub(crate) fn new(
+        identity: String,
+        options: JoinOptions,
+        server_version: Option<String>,
+        remotes: RemoteRegistry,
+        connected: Arc<AtomicBool>,
+        streams: Arc<StreamSender>,
+    ) -> Self {
+        Self {
+            identity,
+            options,
+            server_version,
+            remotes,
+            connected,
+            streams,
+            pending: Arc::default(),
+            handlers: server::Handlers::default(),
+        }
+    }
+
+    pub(crate) fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    pub(crate) fn options(&self) -> &JoinOptions {
+        &self.options
+    }
+
+    pub(crate) fn server_version(&self) -> Option<&str> {
+        self.server_version.as_deref()
+    }
+
+    pub(crate) fn remote(&self, identity: &str) -> Option<RemoteParticipant> {
+        self.remotes.get(identity)
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn transport(&self) -> &Arc<dyn Transport> {
+        self.streams.transport()
+    }
+
+    /// Whether this participant speaks RPC v2 at all.
+    pub(crate) fn speaks_rpc_v2(&self) -> bool {
+        self.options.client_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+    }
+
+    /// Whether requests to, or success responses for, a peer advertising `peer_protocol`
+    /// travel as data streams: both sides must speak RPC v2.
+    pub(crate) fn rpc_over_streams_with(&self, peer_protocol: i32) -> bool {
+        self.speaks_rpc_v2() && peer_protocol >= proto::CLIENT_PROTOCOL_DATA_STREAM_RPC
+    }
+
+    /// `sendText` as the engine uses it for requests and responses.
+    pub(crate) async fn send_text_internal(
+        &self,
+        text: &str,
+        topic: &str,
+        attributes: HashMap<String, String>,
+        destinations: Vec<String>,
+    ) -> Result<SentStream, StreamError> {
+        let options = SendTextOptions {
+            topic: topic.to_owned(),
+            attributes,
+            destination_identities: destinations,
+            ..Default::default()
+        };
+        self.streams.send_text(text, options).await
+    }
+
+    /// Someone left: calls to them fail, their queued calls here never run.
+    pub(crate) fn participant_left(&self, identity: &str) {
+        self.pending.participant_left(identity);
+        self.handlers.caller_left(identity);
+    }
+}
 
 /// What `perform_rpc` sends; field names as in rust-sdks.
 ///

@@ -11,17 +11,16 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, RpcError, RpcErrorCode};
-use crate::participant::Core;
 use crate::proto::{self, data_packet, rpc_response, RpcAck, RpcRequest, RpcResponse};
-use crate::room::{BoxFuture, RemoteParticipant};
+use crate::room::RemoteParticipant;
 use crate::rpc::admission::{Admission, Admitted, Refusal};
 use crate::rpc::policy::CallerPolicy;
-use crate::rpc::RpcInvocationData;
+use crate::rpc::RpcEngine;
+use crate::rpc::{RawHandler, RpcInvocationData};
 use crate::streams::TextStreamReader;
 
 /// A registered method handler.
-pub(crate) type Handler =
-    Arc<dyn Fn(RpcInvocationData) -> BoxFuture<'static, Result<String, RpcError>> + Send + Sync>;
+pub(crate) type Handler = RawHandler;
 
 #[derive(Clone)]
 struct Registration {
@@ -29,9 +28,10 @@ struct Registration {
     policy: Option<CallerPolicy>,
 }
 
-/// Methods served by one participant.
+/// The handler side's registry: the methods one participant serves, who may call them,
+/// and the admission of calls to them.
 #[derive(Default)]
-pub(crate) struct RpcServer {
+pub(crate) struct Handlers {
     handlers: Mutex<HashMap<String, Registration>>,
     running: AtomicUsize,
     admission: Arc<Admission>,
@@ -45,7 +45,7 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
-impl RpcServer {
+impl Handlers {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Registration>> {
         self.handlers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -109,22 +109,23 @@ impl RpcServer {
 }
 
 /// Who is calling, as the room describes them.
-fn caller_info(core: &Core, caller: &str) -> RemoteParticipant {
-    core.remote(caller)
+fn caller_info(engine: &RpcEngine, caller: &str) -> RemoteParticipant {
+    engine
+        .remote(caller)
         .unwrap_or_else(|| RemoteParticipant::with_identity(caller))
 }
 
 /// The handler for `method` if `caller` may call it; UNSUPPORTED_METHOD otherwise, so a
 /// refused caller learns nothing it could not learn from an unknown method.
 fn authorize(
-    core: &Core,
+    engine: &RpcEngine,
     caller: &RemoteParticipant,
     method: &str,
     request_id: &str,
 ) -> Result<Handler, RpcError> {
     let unsupported = || RpcError::built_in(RpcErrorCode::UnsupportedMethod, None);
-    let registration = core
-        .rpc_server
+    let registration = engine
+        .handlers
         .registration(method)
         .ok_or_else(unsupported)?;
     if let Some(policy) = &registration.policy {
@@ -161,8 +162,8 @@ fn invocation(
 
 /// A v1 `RpcRequest` packet arrived. Method, policy and queue are decided here, before
 /// a task is spawned, so a refused request holds no payload while its answer is sent.
-pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: RpcRequest) {
-    let core = core.clone();
+pub(crate) fn handle_request_packet(engine: &Arc<RpcEngine>, caller: String, request: RpcRequest) {
+    let engine = engine.clone();
     let received_at = Instant::now();
     let RpcRequest {
         id,
@@ -175,9 +176,9 @@ pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: R
     let admitted = if version != proto::RPC_VERSION_V1 {
         Err(RpcError::built_in(RpcErrorCode::UnsupportedVersion, None))
     } else {
-        let info = caller_info(&core, &caller);
-        authorize(&core, &info, &method, &id).and_then(|handler| {
-            let ticket = admit(&core, &caller, &method, payload.len())?;
+        let info = caller_info(&engine, &caller);
+        authorize(&engine, &info, &method, &id).and_then(|handler| {
+            let ticket = admit(&engine, &caller, &method, payload.len())?;
             let data = invocation(
                 info,
                 id.clone(),
@@ -188,13 +189,13 @@ pub(crate) fn handle_request_packet(core: &Arc<Core>, caller: String, request: R
         })
     };
     tokio::spawn(async move {
-        send_ack(&core, &caller, &id).await;
+        send_ack(&engine, &caller, &id).await;
         let (handler, data, ticket) = match admitted {
             Ok(call) => call,
-            Err(e) => return send_error(&core, &caller, &id, e).await,
+            Err(e) => return send_error(&engine, &caller, &id, e).await,
         };
-        if let Some(result) = invoke(&core, &method, handler, data, ticket, received_at).await {
-            respond(&core, &caller, &id, result).await;
+        if let Some(result) = invoke(&engine, &method, handler, data, ticket, received_at).await {
+            respond(&engine, &caller, &id, result).await;
         }
     });
 }
@@ -222,7 +223,11 @@ pub(crate) fn js_parse_int(s: &str) -> Option<i64> {
 }
 
 /// An `lk.rpc_request` stream header arrived.
-pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: TextStreamReader) {
+pub(crate) fn handle_request_stream(
+    engine: &Arc<RpcEngine>,
+    caller: String,
+    reader: TextStreamReader,
+) {
     let attributes = reader.attributes();
     let request_id = attributes
         .get(proto::ATTR_REQUEST_ID)
@@ -238,7 +243,7 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
     let version = attributes
         .get(proto::ATTR_REQUEST_VERSION)
         .and_then(|v| js_parse_int(v));
-    let core = core.clone();
+    let engine = engine.clone();
     let (Some(timeout), Some(version), false, false) =
         (timeout, version, request_id.is_empty(), method.is_empty())
     else {
@@ -252,24 +257,24 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
                 RpcErrorCode::ApplicationError,
                 Some("RPC data stream malformed".into()),
             );
-            send_error(&core, &caller, &request_id, e).await;
+            send_error(&engine, &caller, &request_id, e).await;
         });
         return;
     };
     let received_at = Instant::now();
     tokio::spawn(async move {
-        send_ack(&core, &caller, &request_id).await;
+        send_ack(&engine, &caller, &request_id).await;
         if version != i64::from(proto::RPC_VERSION_V2) {
             let e = RpcError::built_in(RpcErrorCode::UnsupportedVersion, None);
-            send_error(&core, &caller, &request_id, e).await;
+            send_error(&engine, &caller, &request_id, e).await;
             return;
         }
         // Unknown methods and refused callers are answered before the payload is read, so
         // a stranger cannot make us buffer a large request.
-        let info = caller_info(&core, &caller);
-        let handler = match authorize(&core, &info, &method, &request_id) {
+        let info = caller_info(&engine, &caller);
+        let handler = match authorize(&engine, &info, &method, &request_id) {
             Ok(handler) => handler,
-            Err(e) => return send_error(&core, &caller, &request_id, e).await,
+            Err(e) => return send_error(&engine, &caller, &request_id, e).await,
         };
         let payload = match reader.read_all().await {
             Ok(payload) => payload,
@@ -278,10 +283,10 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
                     RpcErrorCode::RequestPayloadTooLarge,
                     Some(format!(
                         "the request exceeds {}'s limit of {limit} bytes for RPC payloads (JoinOptions::rpc_limits)",
-                        core.identity()
+                        engine.identity()
                     )),
                 );
-                send_error(&core, &caller, &request_id, e).await;
+                send_error(&engine, &caller, &request_id, e).await;
                 return;
             }
             Err(e) => {
@@ -289,13 +294,13 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
                     RpcErrorCode::ApplicationError,
                     Some(format!("Error reading RPC request payload: {e}")),
                 );
-                send_error(&core, &caller, &request_id, e).await;
+                send_error(&engine, &caller, &request_id, e).await;
                 return;
             }
         };
-        let ticket = match admit(&core, &caller, &method, payload.len()) {
+        let ticket = match admit(&engine, &caller, &method, payload.len()) {
             Ok(ticket) => ticket,
-            Err(e) => return send_error(&core, &caller, &request_id, e).await,
+            Err(e) => return send_error(&engine, &caller, &request_id, e).await,
         };
         let data = invocation(
             info,
@@ -303,13 +308,13 @@ pub(crate) fn handle_request_stream(core: &Arc<Core>, caller: String, reader: Te
             payload,
             Duration::from_millis(timeout.clamp(0, u32::MAX.into()) as u64),
         );
-        if let Some(result) = invoke(&core, &method, handler, data, ticket, received_at).await {
-            respond(&core, &caller, &request_id, result).await;
+        if let Some(result) = invoke(&engine, &method, handler, data, ticket, received_at).await {
+            respond(&engine, &caller, &request_id, result).await;
         }
     });
 }
 
-fn overloaded(core: &Core, caller: &str, method: &str, refusal: Refusal) -> RpcError {
+fn overloaded(engine: &RpcEngine, caller: &str, method: &str, refusal: Refusal) -> RpcError {
     tracing::warn!(
         caller,
         method,
@@ -319,7 +324,7 @@ fn overloaded(core: &Core, caller: &str, method: &str, refusal: Refusal) -> RpcE
     );
     RpcError::overloaded(format!(
         "{} refused this call because it is under load, not because of a bug: {caller} has {} calls waiting there and RpcLimits::{} ({}) is reached; retry after a short backoff",
-        core.identity(),
+        engine.identity(),
         refusal.caller_queued,
         refusal.limit,
         refusal.value
@@ -327,17 +332,23 @@ fn overloaded(core: &Core, caller: &str, method: &str, refusal: Refusal) -> RpcE
 }
 
 /// A slot now, a place in the caller's queue, or a refusal that says it is load.
-fn admit(core: &Core, caller: &str, method: &str, bytes: usize) -> Result<Admitted, RpcError> {
-    core.rpc_server
+fn admit(
+    engine: &RpcEngine,
+    caller: &str,
+    method: &str,
+    bytes: usize,
+) -> Result<Admitted, RpcError> {
+    engine
+        .handlers
         .admission
-        .admit(caller, bytes, &core.options().rpc_limits)
-        .map_err(|refusal| overloaded(core, caller, method, refusal))
+        .admit(caller, bytes, &engine.options().rpc_limits)
+        .map_err(|refusal| overloaded(engine, caller, method, refusal))
 }
 
 /// Runs an admitted call as soon as its caller has a free slot, in arrival order. `None`
 /// when the call was dropped unrun because its caller left (nobody to answer).
 async fn invoke(
-    core: &Core,
+    engine: &RpcEngine,
     method: &str,
     handler: Handler,
     data: RpcInvocationData,
@@ -358,29 +369,29 @@ async fn invoke(
                         Some(format!(
                             "the call waited {} ms in {}'s queue behind {caller}'s earlier calls (RpcLimits::max_concurrent_calls_per_caller = {}) and its deadline passed before it could run",
                             data.response_timeout.as_millis(),
-                            core.identity(),
-                            core.options().rpc_limits.max_concurrent_calls_per_caller
+                            engine.identity(),
+                            engine.options().rpc_limits.max_concurrent_calls_per_caller
                         )),
                     )));
                 }
             }
         }
     };
-    Some(run(core, method, handler, data, received_at).await)
+    Some(run(engine, method, handler, data, received_at).await)
 }
 
 /// Runs the handler on its own task so a panic becomes an error response and the
 /// participant keeps serving.
 async fn run(
-    core: &Core,
+    engine: &RpcEngine,
     method: &str,
     handler: Handler,
     data: RpcInvocationData,
     received_at: Instant,
 ) -> Result<String, RpcError> {
-    core.rpc_server.running.fetch_add(1, Ordering::SeqCst);
-    let _running = RunningGuard(&core.rpc_server.running);
-    let cancel_after = core
+    engine.handlers.running.fetch_add(1, Ordering::SeqCst);
+    let _running = RunningGuard(&engine.handlers.running);
+    let cancel_after = engine
         .options()
         .rpc_limits
         .cancel_handlers_after_deadline
@@ -432,21 +443,21 @@ async fn run(
     }
 }
 
-async fn send_ack(core: &Core, caller: &str, request_id: &str) {
+async fn send_ack(engine: &RpcEngine, caller: &str, request_id: &str) {
     let packet = proto::reliable_packet(
         vec![caller.to_owned()],
         data_packet::Value::RpcAck(RpcAck {
             request_id: request_id.to_owned(),
         }),
     );
-    if let Err(e) = core.transport.publish(packet).await {
+    if let Err(e) = engine.transport().publish(packet).await {
         tracing::warn!(caller, request_id, error = %e, "failed to send RPC ack");
     }
 }
 
-async fn send_error(core: &Core, caller: &str, request_id: &str, error: RpcError) {
+async fn send_error(engine: &RpcEngine, caller: &str, request_id: &str, error: RpcError) {
     send_response_packet(
-        core,
+        engine,
         caller,
         request_id,
         rpc_response::Value::Error(error.to_proto()),
@@ -455,7 +466,7 @@ async fn send_error(core: &Core, caller: &str, request_id: &str, error: RpcError
 }
 
 async fn send_response_packet(
-    core: &Core,
+    engine: &RpcEngine,
     caller: &str,
     request_id: &str,
     value: rpc_response::Value,
@@ -467,23 +478,28 @@ async fn send_response_packet(
             value: Some(value),
         }),
     );
-    if let Err(e) = core.transport.publish(packet).await {
+    if let Err(e) = engine.transport().publish(packet).await {
         tracing::warn!(caller, request_id, error = %e, "failed to send RPC response");
     }
 }
 
 /// Success goes as a stream to callers advertising RPC v2 and as a packet otherwise;
 /// errors always go as packets.
-async fn respond(core: &Core, caller: &str, request_id: &str, result: Result<String, RpcError>) {
+async fn respond(
+    engine: &RpcEngine,
+    caller: &str,
+    request_id: &str,
+    result: Result<String, RpcError>,
+) {
     let payload = match result {
         Ok(payload) => payload,
-        Err(e) => return send_error(core, caller, request_id, e).await,
+        Err(e) => return send_error(engine, caller, request_id, e).await,
     };
-    let caller_protocol = core.remote(caller).map_or(0, |r| r.client_protocol);
-    if core.rpc_over_streams_with(caller_protocol) {
+    let caller_protocol = engine.remote(caller).map_or(0, |r| r.client_protocol);
+    if engine.rpc_over_streams_with(caller_protocol) {
         let attributes =
             HashMap::from([(proto::ATTR_REQUEST_ID.to_owned(), request_id.to_owned())]);
-        let sent = core
+        let sent = engine
             .send_text_internal(
                 &payload,
                 proto::RPC_RESPONSE_TOPIC,
@@ -499,7 +515,7 @@ async fn respond(core: &Core, caller: &str, request_id: &str, result: Result<Str
                     "the handler succeeded but its response could not be sent: {e}"
                 )),
             );
-            send_error(core, caller, request_id, e).await;
+            send_error(engine, caller, request_id, e).await;
         }
         return;
     }
@@ -518,10 +534,10 @@ async fn respond(core: &Core, caller: &str, request_id: &str, result: Result<Str
                 proto::MAX_V1_PAYLOAD_BYTES
             )),
         );
-        return send_error(core, caller, request_id, e).await;
+        return send_error(engine, caller, request_id, e).await;
     }
     send_response_packet(
-        core,
+        engine,
         caller,
         request_id,
         rpc_response::Value::Payload(payload),

@@ -5,19 +5,7 @@ use std::cell::RefCell;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-/// Payloads smaller than this are sent uncompressed without trying. Measured (level 1):
-/// under 1 KiB, JSON saves at most a few hundred bytes, which never changes how many
-/// packets a message takes (one inline packet carries up to 15 000 bytes), while trying
-/// costs a reset and a pass over the data on every small call. The reference SDK's own
-/// first RPC-compression design used the same 1 KiB floor.
-pub const COMPRESSION_MIN_BYTES: usize = 1024;
-
-/// The DEFLATE level used unless `JoinOptions::compression_level` says otherwise. Measured
-/// on 5 MB (miniz_oxide): level 1 compresses JSON to 16.4 % at ~350 MB/s and mixed text to
-/// 71.5 % at ~145 MB/s; level 6 gets JSON to 13.4 % but at ~34 MB/s, ten times slower.
-/// (flate2's zlib-rs backend was no better: 63 MB/s at level 6, and at level 1 it leaves
-/// text uncompressed.)
-pub const DEFAULT_COMPRESSION_LEVEL: u32 = 1;
+pub use crate::limits::{COMPRESSION_MIN_BYTES, DEFAULT_COMPRESSION_LEVEL};
 
 thread_local! {
     /// One compressor per thread, reset between messages: a fresh one allocates and zeroes

@@ -5,6 +5,7 @@
 pub(crate) mod deflate;
 pub(crate) mod incoming;
 pub(crate) mod outgoing;
+pub(crate) mod sender;
 pub(crate) mod utf8;
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+pub use crate::limits::StreamLimits;
 pub use deflate::{COMPRESSION_MIN_BYTES, DEFAULT_COMPRESSION_LEVEL};
 pub use outgoing::{ByteStreamWriter, TextStreamWriter};
 pub use utf8::split_utf8;
@@ -375,27 +377,4 @@ pub struct SentStream {
     pub payload_bytes: u64,
     /// Payload bytes as they went on the wire (after compression).
     pub wire_payload_bytes: u64,
-}
-
-/// Receiver-side limits. The defaults protect a participant from a peer that sends
-/// endless or oversized streams.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamLimits {
-    /// Most bytes one stream may deliver, after decompression (default 5 GB, as the
-    /// reference SDK).
-    pub max_stream_bytes: u64,
-    /// Most streams one sender may have open at once (default 256).
-    pub max_open_streams_per_sender: usize,
-    /// Most attributes one header may carry (default 1 024).
-    pub max_header_attributes: usize,
-}
-
-impl Default for StreamLimits {
-    fn default() -> Self {
-        Self {
-            max_stream_bytes: 5_000_000_000,
-            max_open_streams_per_sender: 256,
-            max_header_attributes: 1024,
-        }
-    }
 }

@@ -1,0 +1,53 @@
+//! The one seam between generated code and a participant: perform a call, register and
+//! unregister a method. Below the participant, so every participant type implements it
+//! where it is defined.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::{Error, RpcError, RpcErrorCode};
+use crate::room::RemoteParticipant;
+pub use crate::rpc::RawHandler;
+use crate::rpc::{CallerPolicy, PerformRpcData, RpcInvocationData};
+
+/// The one seam between generated code and a participant: perform a call, register and
+/// unregister a method. [`Participant`](crate::Participant) implements it; other participant types (the
+/// `livekit` crate's `LocalParticipant`, a test double) plug in without touching the macro.
+pub trait RpcEndpoint: Clone + Send + Sync + 'static {
+    /// Performs one raw call.
+    fn perform_rpc(
+        &self,
+        data: PerformRpcData,
+    ) -> impl Future<Output = Result<String, RpcError>> + Send;
+
+    /// Serves `method` with an already boxing handler.
+    fn register_raw(&self, method: &str, handler: RawHandler) -> Result<(), Error>;
+
+    /// Serves `method` to the callers `policy` allows; the others get UNSUPPORTED_METHOD.
+    /// The default checks the policy inside the handler, against the caller the
+    /// invocation describes; [`Participant`](crate::Participant) checks it before reading the payload.
+    fn register_raw_with_policy(
+        &self,
+        method: &str,
+        policy: CallerPolicy,
+        handler: RawHandler,
+    ) -> Result<(), Error> {
+        let guarded: RawHandler = Arc::new(move |data: RpcInvocationData| {
+            let caller = RemoteParticipant {
+                kind: data.caller_kind,
+                attributes: data.caller_attributes.clone(),
+                ..RemoteParticipant::with_identity(data.caller_identity.clone())
+            };
+            if policy.allows(&caller) {
+                handler(data)
+            } else {
+                tracing::warn!(caller = %caller.identity, ?policy, "RPC call refused by the method's caller policy");
+                Box::pin(async { Err(RpcError::built_in(RpcErrorCode::UnsupportedMethod, None)) })
+            }
+        });
+        self.register_raw(method, guarded)
+    }
+
+    /// Stops serving `method`.
+    fn unregister_raw(&self, method: &str) -> bool;
+}

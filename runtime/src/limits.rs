@@ -1,0 +1,90 @@
+//! What a participant accepts from others (limits on incoming streams and calls) and the
+//! measured defaults of what it sends (compression floor and level). A leaf module, so
+//! the room, the streams and the RPC engine all build on it.
+
+/// Receiver-side limits. The defaults protect a participant from a peer that sends
+/// endless or oversized streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Most bytes one stream may deliver, after decompression (default 5 GB, as the
+    /// reference SDK).
+    pub max_stream_bytes: u64,
+    /// Most streams one sender may have open at once (default 256).
+    pub max_open_streams_per_sender: usize,
+    /// Most attributes one header may carry (default 1 024).
+    pub max_header_attributes: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            max_stream_bytes: 5_000_000_000,
+            max_open_streams_per_sender: 256,
+            max_header_attributes: 1024,
+        }
+    }
+}
+
+/// Limits on what callers can make a participant hold or run. The defaults keep a
+/// misbehaving peer from exhausting memory or tasks; raise them if your methods need to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcLimits {
+    /// Largest RPC request or response payload accepted over a data stream, in bytes
+    /// (default 256 MiB). A larger request is refused with REQUEST_PAYLOAD_TOO_LARGE (1402)
+    /// and a larger response fails the call with RESPONSE_PAYLOAD_TOO_LARGE (1504); in both
+    /// cases the bytes are dropped as they arrive, never buffered.
+    pub max_payload_bytes: u64,
+    /// Most handler invocations one caller may have running at once (default 64). Further
+    /// calls wait their turn in that caller's queue and run in arrival order as running
+    /// ones finish.
+    pub max_concurrent_calls_per_caller: usize,
+    /// Most calls one caller may have waiting for a slot (default 16 384). A call beyond
+    /// this, or beyond any other queue bound below, is refused with an error for which
+    /// [`RpcError::is_overloaded`](crate::RpcError::is_overloaded) is true.
+    pub max_queued_calls_per_caller: usize,
+    /// Most request payload bytes one caller may have waiting (default 64 MiB).
+    pub max_queued_bytes_per_caller: usize,
+    /// Most calls waiting across all callers (default 65 536).
+    ///
+    /// A queued call costs its payload plus about 4 KB, so one caller can make a
+    /// participant hold at most about `max_queued_calls_per_caller × 4 KB +
+    /// max_queued_bytes_per_caller` (with the defaults, under 130 MB; measured by
+    /// `tests/memory_flood.rs`), and all callers together `max_queued_calls × 4 KB +
+    /// max_queued_bytes`.
+    pub max_queued_calls: usize,
+    /// Most request payload bytes waiting across all callers (default 256 MiB).
+    pub max_queued_bytes: usize,
+    /// A handler still running this long after its caller's deadline (the response timeout
+    /// the caller sent) is cancelled, since no caller of any LiveKit SDK still waits for it;
+    /// `None` lets handlers run forever. Default 10 s, which covers every SDK's way of
+    /// computing the timeout it sends.
+    pub cancel_handlers_after_deadline: Option<std::time::Duration>,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 256 * 1024 * 1024,
+            max_concurrent_calls_per_caller: 64,
+            max_queued_calls_per_caller: 16_384,
+            max_queued_bytes_per_caller: 64 * 1024 * 1024,
+            max_queued_calls: 65_536,
+            max_queued_bytes: 256 * 1024 * 1024,
+            cancel_handlers_after_deadline: Some(std::time::Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Payloads smaller than this are sent uncompressed without trying. Measured (level 1):
+/// under 1 KiB, JSON saves at most a few hundred bytes, which never changes how many
+/// packets a message takes (one inline packet carries up to 15 000 bytes), while trying
+/// costs a reset and a pass over the data on every small call. The reference SDK's own
+/// first RPC-compression design used the same 1 KiB floor.
+pub const COMPRESSION_MIN_BYTES: usize = 1024;
+
+/// The DEFLATE level used unless `JoinOptions::compression_level` says otherwise. Measured
+/// on 5 MB (miniz_oxide): level 1 compresses JSON to 16.4 % at ~350 MB/s and mixed text to
+/// 71.5 % at ~145 MB/s; level 6 gets JSON to 13.4 % but at ~34 MB/s, ten times slower.
+/// (flate2's zlib-rs backend was no better: 63 MB/s at level 6, and at level 1 it leaves
+/// text uncompressed.)
+pub const DEFAULT_COMPRESSION_LEVEL: u32 = 1;

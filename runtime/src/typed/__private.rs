@@ -1,0 +1,347 @@
+//! Helpers generated code calls, reached only through `livekit_typed_rpc::__private`. Not
+//! a public API: names and signatures may change with the macro that uses them.
+
+use std::fmt::Display;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use serde;
+pub use serde_json;
+
+pub use super::{RpcContext, Service};
+pub use crate::endpoint::{RawHandler, RpcEndpoint};
+pub use crate::error::{CallError, RpcError, RpcErrorCode};
+pub use crate::room::BoxFuture;
+pub use crate::rpc::{PerformRpcData, RpcInvocationData};
+
+use super::ErrorCode;
+use std::time::Duration;
+
+/// The state behind a generated client.
+#[derive(Clone, Debug)]
+pub struct ClientCore<P> {
+    endpoint: P,
+    destination: String,
+    timeout: Option<Duration>,
+}
+
+impl<P: RpcEndpoint> ClientCore<P> {
+    pub fn new(endpoint: P, destination: String) -> Self {
+        Self {
+            endpoint,
+            destination,
+            timeout: None,
+        }
+    }
+
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            endpoint: self.endpoint.clone(),
+            destination: self.destination.clone(),
+            timeout: Some(timeout),
+        }
+    }
+
+    pub fn endpoint(&self) -> &P {
+        &self.endpoint
+    }
+
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or(PerformRpcData::default().response_timeout)
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        payload: Result<String, RpcError>,
+    ) -> Result<String, RpcError> {
+        let mut data = PerformRpcData {
+            destination_identity: self.destination.clone(),
+            method: method.to_owned(),
+            payload: payload?,
+            ..Default::default()
+        };
+        if let Some(t) = self.timeout {
+            data.response_timeout = t;
+        }
+        self.endpoint.perform_rpc(data).await
+    }
+}
+
+fn local_error(detail: String) -> RpcError {
+    RpcError::built_in(RpcErrorCode::ApplicationError, Some(detail))
+}
+
+/// Compiles only for types that can cross the wire (checked per parameter).
+pub fn assert_wire_type<T: Serialize + DeserializeOwned>() {}
+
+/// Encodes the arguments object of a call.
+pub fn encode_args<A: Serialize>(method: &str, args: &A) -> Result<String, RpcError> {
+    serde_json::to_string(args).map_err(|e| {
+        local_error(format!(
+            "the arguments of {method:?} could not be encoded as JSON: {e}"
+        ))
+    })
+}
+
+/// Tries one argument on its own.
+pub type ArgCheckFn = fn(&serde_json::Value) -> Result<(), String>;
+
+/// Checks one argument of a failed decode, to name the parameter in the error.
+pub type ArgCheck = (&'static str, ArgCheckFn);
+
+/// Tries to decode one argument on its own.
+pub fn check_arg<T: DeserializeOwned>(value: &serde_json::Value) -> Result<(), String> {
+    T::deserialize(value).map(drop).map_err(|e| e.to_string())
+}
+
+/// What a payload that is not a JSON object is, for the error message.
+fn json_shape(payload: &str) -> &'static str {
+    match payload.trim_start().as_bytes().first() {
+        Some(b'[') => "a JSON array",
+        Some(b'"') => "a JSON string",
+        Some(b't' | b'f') => "a JSON boolean",
+        Some(b'n') => "JSON null",
+        Some(b'-' | b'0'..=b'9') => "a JSON number",
+        _ => "not JSON",
+    }
+}
+
+/// Decodes the arguments object of a call; an empty payload means no arguments.
+/// Anything but a JSON object is refused, naming the keys expected: binding an array
+/// by position would break callers silently when parameters are reordered.
+pub fn decode_args<A: DeserializeOwned>(
+    method: &str,
+    payload: &str,
+    keys: &[&str],
+    checks: &[ArgCheck],
+) -> Result<A, RpcError> {
+    let payload = if payload.trim().is_empty() {
+        "{}"
+    } else {
+        payload
+    };
+    if !payload.trim_start().starts_with('{') {
+        let expected = if keys.is_empty() {
+            "an empty payload or {}".to_owned()
+        } else {
+            let keys: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+            format!("a JSON object with keys {}", keys.join(", "))
+        };
+        return Err(RpcError::built_in(
+            RpcErrorCode::ApplicationError,
+            Some(format!(
+                "invalid arguments for {method:?}: expected {expected}, got {}",
+                json_shape(payload)
+            )),
+        ));
+    }
+    serde_json::from_str(payload).map_err(|e| {
+        let culprit = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload)
+            .ok()
+            .and_then(|map| {
+                checks.iter().find_map(|(name, check)| {
+                    let value = map.get(*name)?;
+                    check(value)
+                        .err()
+                        .map(|why| format!("parameter `{name}`: {why}"))
+                })
+            });
+        let why = culprit.unwrap_or_else(|| e.to_string());
+        RpcError::built_in(
+            RpcErrorCode::ApplicationError,
+            Some(format!("invalid arguments for {method:?}: {why}")),
+        )
+    })
+}
+
+/// Encodes a successful result (`()` results use [`encode_unit`]).
+pub fn encode_value<T: Serialize>(method: &str, value: &T) -> Result<String, RpcError> {
+    serde_json::to_string(value).map_err(|e| {
+        local_error(format!(
+            "the result of {method:?} could not be encoded as JSON: {e}"
+        ))
+    })
+}
+
+/// `()` travels as the empty payload.
+pub fn encode_unit(_: ()) -> Result<String, RpcError> {
+    Ok(String::new())
+}
+
+/// Decodes a successful reply.
+pub fn decode_value<T: DeserializeOwned, E>(method: &str, reply: &str) -> Result<T, CallError<E>> {
+    serde_json::from_str(reply).map_err(|e| {
+        CallError::Rpc(local_error(format!(
+            "the response of {method:?} is not a valid {}: {e}",
+            std::any::type_name::<T>()
+        )))
+    })
+}
+
+/// Decodes a `()` reply: empty (or `null`, as some peers send).
+pub fn decode_unit<E>(method: &str, reply: &str) -> Result<(), CallError<E>> {
+    match reply.trim() {
+        "" | "null" => Ok(()),
+        other => Err(CallError::Rpc(local_error(format!(
+            "the response of {method:?} should be empty, got {} bytes",
+            other.len()
+        )))),
+    }
+}
+
+/// A failed call: the handler's typed error when its data decodes as `E` and its code
+/// is not one of LiveKit's transport or protocol codes; an RPC error otherwise.
+pub fn decode_error<E: DeserializeOwned>(error: RpcError) -> CallError<E> {
+    let reserved =
+        (1001..=1999).contains(&error.code) && error.code != RpcErrorCode::ApplicationError as u32;
+    if !reserved && !error.is_overloaded() {
+        if let Some(e) = error
+            .data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+        {
+            return CallError::Application(e);
+        }
+    }
+    CallError::Rpc(error)
+}
+
+/// Turns the reply of a method returning `T` into the client's result.
+pub fn finish_infallible<T: DeserializeOwned>(
+    method: &str,
+    reply: Result<String, RpcError>,
+) -> Result<T, CallError<std::convert::Infallible>> {
+    decode_value(method, &reply.map_err(CallError::Rpc)?)
+}
+
+/// Turns the reply of a method returning `Result<T, E>` into the client's result.
+pub fn finish_fallible<T: DeserializeOwned, E: DeserializeOwned>(
+    method: &str,
+    reply: Result<String, RpcError>,
+) -> Result<T, CallError<E>> {
+    decode_value(method, &reply.map_err(decode_error)?)
+}
+
+/// As [`finish_infallible`] for `()`.
+pub fn finish_unit_infallible(
+    method: &str,
+    reply: Result<String, RpcError>,
+) -> Result<(), CallError<std::convert::Infallible>> {
+    decode_unit(method, &reply.map_err(CallError::Rpc)?)
+}
+
+/// As [`finish_fallible`] for `()`.
+pub fn finish_unit_fallible<E: DeserializeOwned>(
+    method: &str,
+    reply: Result<String, RpcError>,
+) -> Result<(), CallError<E>> {
+    decode_unit(method, &reply.map_err(decode_error)?)
+}
+
+/// Raw (`#[rpc(raw)]`) replies pass through untouched.
+pub fn finish_raw_infallible(
+    reply: Result<String, RpcError>,
+) -> Result<String, CallError<std::convert::Infallible>> {
+    reply.map_err(CallError::Rpc)
+}
+
+/// Raw replies of a fallible method.
+pub fn finish_raw_fallible<E: DeserializeOwned>(
+    reply: Result<String, RpcError>,
+) -> Result<String, CallError<E>> {
+    reply.map_err(decode_error)
+}
+
+/// The context of the call being served.
+pub fn context(data: &RpcInvocationData) -> RpcContext {
+    RpcContext {
+        request_id: data.request_id.clone(),
+        caller_identity: data.caller_identity.clone(),
+        response_timeout: data.response_timeout,
+        received_at: tokio::time::Instant::now(),
+        caller_kind: data.caller_kind,
+        caller_attributes: data.caller_attributes.clone(),
+    }
+}
+
+/// Autoref probe: picks [`ErrorCode`] and `Display` when the error type has them.
+pub struct Probe<'a, T>(pub &'a T);
+
+pub trait ViaErrorCode {
+    fn lk_code(&self) -> u32;
+}
+impl<T: ErrorCode> ViaErrorCode for Probe<'_, T> {
+    fn lk_code(&self) -> u32 {
+        self.0.error_code()
+    }
+}
+pub trait ViaDefaultCode {
+    fn lk_code(&self) -> u32;
+}
+impl<T> ViaDefaultCode for &Probe<'_, T> {
+    fn lk_code(&self) -> u32 {
+        RpcErrorCode::ApplicationError as u32
+    }
+}
+pub trait ViaDisplay {
+    fn lk_message(&self) -> String;
+}
+impl<T: Display> ViaDisplay for Probe<'_, T> {
+    fn lk_message(&self) -> String {
+        self.0.to_string()
+    }
+}
+pub trait ViaDefaultMessage {
+    fn lk_message(&self) -> String;
+}
+impl<T> ViaDefaultMessage for &Probe<'_, T> {
+    fn lk_message(&self) -> String {
+        RpcErrorCode::ApplicationError.message().to_owned()
+    }
+}
+
+/// The wire form of a handler's typed error: its code, its `Display` as the message
+/// (cut to 256 bytes) and its JSON as the data.
+pub fn application_error<E: Serialize>(code: u32, message: String, error: &E) -> RpcError {
+    match serde_json::to_string(error) {
+        Ok(data) => {
+            if data.len() > RpcError::MAX_DATA_BYTES {
+                tracing::warn!(
+                    bytes = data.len(),
+                    "typed error JSON exceeds 15 360 bytes; the caller cannot decode it"
+                );
+            }
+            RpcError::new(code, message, Some(data))
+        }
+        Err(e) => RpcError::new(
+            code,
+            message,
+            Some(format!("error could not be encoded: {e}")),
+        ),
+    }
+}
+
+/// Builds the wire error for a handler's typed error value (used by generated code).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __lk_application_error {
+    ($error:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{
+            ViaDefaultCode as _, ViaDefaultMessage as _, ViaDisplay as _, ViaErrorCode as _,
+        };
+        let error = &$error;
+        $crate::__private::application_error(
+            (&$crate::__private::Probe(error)).lk_code(),
+            (&$crate::__private::Probe(error)).lk_message(),
+            error,
+        )
+    }};
+}

@@ -1,0 +1,210 @@
+//! What `#[livekit_rpc]` builds on: the service a generated server implements and how it is
+//! served, the invocation context and typed error codes. Generated code reaches the
+//! runtime only through the `__private` facade (its own module).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::endpoint::{RawHandler, RpcEndpoint};
+use crate::error::{Error, RpcError};
+use crate::participant::Participant;
+use crate::room::{BoxFuture, ParticipantKind};
+use crate::rpc::{CallerPolicy, RpcInvocationData};
+
+#[doc(hidden)]
+pub mod __private;
+
+/// A set of methods served together; `#[livekit_rpc]` implements it for `<Trait>Server`.
+pub trait Service: Send + Sync + 'static {
+    /// Wire names of the methods the service serves.
+    const METHODS: &'static [&'static str];
+
+    /// Handles one call of `method` (one of [`Service::METHODS`]), looking the method up
+    /// by name; serving does not go through here but through [`Service::handlers`].
+    fn call(
+        &self,
+        method: &str,
+        data: RpcInvocationData,
+    ) -> BoxFuture<'static, Result<String, RpcError>>;
+
+    /// One handler per method, each going straight to that method's decode, call and
+    /// encode, so a served call is dispatched once (by the engine's method lookup).
+    /// Generated servers implement it; the default goes through [`Service::call`].
+    fn handlers(self: Arc<Self>) -> Vec<(&'static str, RawHandler)>
+    where
+        Self: Sized,
+    {
+        Self::METHODS
+            .iter()
+            .map(|&method| {
+                let service = self.clone();
+                let handler: RawHandler = Arc::new(move |data| service.call(method, data));
+                (method, handler)
+            })
+            .collect()
+    }
+}
+
+/// How a service is served: who may call it, as a whole or per method.
+///
+/// A method's own policy ([`ServeOptions::allow_method`]) replaces the service-wide one
+/// ([`ServeOptions::allow`]) for that method; without either, anyone in the room may call.
+///
+/// ```
+/// use livekit_typed_rpc::{CallerPolicy, ParticipantKind, ServeOptions};
+/// let options = ServeOptions::default()
+///     .allow(CallerPolicy::kind(ParticipantKind::Agent))
+///     .allow_method("robot.stop", CallerPolicy::anyone());
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    service: Option<CallerPolicy>,
+    methods: HashMap<String, CallerPolicy>,
+}
+
+impl ServeOptions {
+    /// Only callers `policy` allows may call the service's methods.
+    pub fn allow(mut self, policy: CallerPolicy) -> Self {
+        self.service = Some(policy);
+        self
+    }
+
+    /// Only callers `policy` allows may call `method` (its wire name).
+    pub fn allow_method(mut self, method: impl Into<String>, policy: CallerPolicy) -> Self {
+        self.methods.insert(method.into(), policy);
+        self
+    }
+
+    fn policy_for(&self, method: &str) -> Option<CallerPolicy> {
+        self.methods.get(method).or(self.service.as_ref()).cloned()
+    }
+}
+
+/// Registers every method of `service` on `endpoint`; all or nothing.
+pub fn serve<P: RpcEndpoint, S: Service>(endpoint: &P, service: S) -> Result<Serving<P>, Error> {
+    serve_with(endpoint, service, ServeOptions::default())
+}
+
+/// [`serve`] with caller policies; a policy for a method the service does not have is an
+/// error ([`Error::UnknownMethod`]), so a typo cannot leave a method open.
+pub fn serve_with<P: RpcEndpoint, S: Service>(
+    endpoint: &P,
+    service: S,
+    options: ServeOptions,
+) -> Result<Serving<P>, Error> {
+    if let Some(unknown) = options
+        .methods
+        .keys()
+        .find(|m| !S::METHODS.contains(&m.as_str()))
+    {
+        return Err(Error::UnknownMethod {
+            method: unknown.clone(),
+            served: S::METHODS.iter().map(|m| (*m).to_owned()).collect(),
+        });
+    }
+    let mut registered: Vec<String> = Vec::with_capacity(S::METHODS.len());
+    for (method, handler) in Arc::new(service).handlers() {
+        let result = match options.policy_for(method) {
+            Some(policy) => endpoint.register_raw_with_policy(method, policy, handler),
+            None => endpoint.register_raw(method, handler),
+        };
+        if let Err(e) = result {
+            for m in &registered {
+                endpoint.unregister_raw(m);
+            }
+            return Err(e);
+        }
+        registered.push((*method).to_owned());
+    }
+    Ok(Serving {
+        endpoint: endpoint.clone(),
+        methods: registered,
+    })
+}
+
+/// A served service; dropping it (or [`Serving::stop`]) unregisters its methods.
+#[must_use = "dropping the guard stops serving"]
+pub struct Serving<P: RpcEndpoint = Participant> {
+    endpoint: P,
+    methods: Vec<String>,
+}
+
+impl<P: RpcEndpoint> Serving<P> {
+    /// Wire names being served.
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+
+    /// Stops serving now.
+    pub fn stop(self) {}
+}
+
+impl<P: RpcEndpoint> Drop for Serving<P> {
+    fn drop(&mut self) {
+        for m in &self.methods {
+            self.endpoint.unregister_raw(m);
+        }
+    }
+}
+
+/// What a handler may ask about the call it serves: declare a parameter of this type in
+/// a `#[livekit_rpc]` method; it is filled in by the server and is not on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcContext {
+    /// The caller's request id.
+    pub request_id: String,
+    /// Identity of the caller.
+    pub caller_identity: String,
+    /// How long the caller waits (as sent on the wire, at least 8 s).
+    pub response_timeout: Duration,
+    /// When the request arrived here.
+    pub received_at: tokio::time::Instant,
+    /// What kind of participant the caller is, as the room says.
+    pub caller_kind: ParticipantKind,
+    /// The caller's participant attributes when the call arrived, as the room says.
+    pub caller_attributes: HashMap<String, String>,
+}
+
+impl RpcContext {
+    /// The instant after which the caller will have given up.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.received_at + self.response_timeout
+    }
+}
+
+/// Lets an application error type choose its RPC error code (the default is
+/// APPLICATION_ERROR, 1500). Codes 1001–1999 are reserved for LiveKit's built-ins.
+///
+/// ```
+/// use livekit_typed_rpc::ErrorCode;
+/// #[derive(Debug)]
+/// enum ArmError { OutOfReach }
+/// impl ErrorCode for ArmError {
+///     fn error_code(&self) -> u32 { 4001 }
+/// }
+/// assert_eq!(ArmError::OutOfReach.error_code(), 4001);
+/// ```
+pub trait ErrorCode {
+    /// The code to send for this error.
+    fn error_code(&self) -> u32;
+}
+
+impl Participant {
+    /// Serves every method of a `#[livekit_rpc]` service (`<Trait>Server::new(impl)`).
+    /// Dropping the returned guard, or calling `stop()` on it, unregisters them.
+    pub fn serve<S: Service>(&self, service: S) -> Result<Serving, Error> {
+        serve(self, service)
+    }
+
+    /// [`Participant::serve`] with options: who may call the service or one of its
+    /// methods ([`ServeOptions`]).
+    pub fn serve_with<S: Service>(
+        &self,
+        service: S,
+        options: ServeOptions,
+    ) -> Result<Serving, Error> {
+        serve_with(self, service, options)
+    }
+}
