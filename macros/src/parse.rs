@@ -190,9 +190,46 @@ pub fn service(args: TokenStream, item: ItemTrait) -> syn::Result<Service> {
 fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) -> Option<Method> {
     let sig = &f.sig;
     let before = errors.0.is_some();
+    let (wire_override, raw) = rpc_options(&f.attrs, errors);
+    check_shape(f, errors);
+    let ident_name = check_name(sig, errors);
+    let mut inputs = sig.inputs.iter();
+    check_receiver(sig, inputs.next(), errors);
+    let params = params(inputs, errors);
+    let output = output(&sig.output, errors);
+    if let (Some(span), Some(output)) = (raw, &output) {
+        check_raw(span, &params, output, errors);
+    }
+    let wire_name = wire_name(wire_override.as_ref(), namespace, &ident_name, errors);
+    if errors.0.is_some() && !before {
+        // Other methods are still checked, but this one is not rendered half-valid.
+        return None;
+    }
+    let output = output?;
+    let attrs = f.attrs.iter().filter(|a| !is(a, "rpc")).cloned().collect();
+    let carried = f
+        .attrs
+        .iter()
+        .filter(|a| CARRIED.iter().any(|c| is(a, c)))
+        .cloned()
+        .collect();
+    let cfgs = f.attrs.iter().filter(|a| is(a, "cfg")).cloned().collect();
+    Some(Method {
+        const_ident: syn::Ident::new(&ident_name.to_uppercase(), sig.ident.span()),
+        ident: sig.ident.clone(),
+        wire_name,
+        attrs,
+        carried,
+        cfgs,
+        params,
+        output,
+        raw: raw.is_some(),
+    })
+}
 
-    // #[rpc(...)]
-    let rpc_attrs: Vec<&Attribute> = f.attrs.iter().filter(|a| is(a, "rpc")).collect();
+/// The method's `#[rpc(name = "..", raw)]`: a wire-name override and the `raw` flag.
+fn rpc_options(attrs: &[Attribute], errors: &mut Errors) -> (Option<syn::LitStr>, Option<Span>) {
+    let rpc_attrs: Vec<&Attribute> = attrs.iter().filter(|a| is(a, "rpc")).collect();
     let mut wire_override: Option<syn::LitStr> = None;
     let mut raw: Option<Span> = None;
     for (n, a) in rpc_attrs.iter().enumerate() {
@@ -219,6 +256,13 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
         }
     }
 
+    (wire_override, raw)
+}
+
+/// What an RPC method cannot be: not async, const, unsafe, extern, variadic, with a
+/// default body, or generic.
+fn check_shape(f: &syn::TraitItemFn, errors: &mut Errors) {
+    let sig = &f.sig;
     if sig.asyncness.is_none() {
         errors.at(
             sig.fn_token.span,
@@ -257,7 +301,10 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
             format!("{what} are not supported on #[livekit_rpc] methods: arguments arrive from the wire and must be owned, concrete types"),
         );
     }
+}
 
+/// The method's name as text, refused where it would clash with generated items.
+fn check_name(sig: &syn::Signature, errors: &mut Errors) -> String {
     let ident_name = ident_text(&sig.ident);
     if RESERVED.contains(&ident_name.as_str()) {
         errors.at(
@@ -274,9 +321,13 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
         );
     }
 
+    ident_name
+}
+
+/// The first input must be a plain `&self`.
+fn check_receiver(sig: &syn::Signature, first: Option<&FnArg>, errors: &mut Errors) {
     // Receiver.
-    let mut inputs = sig.inputs.iter();
-    match inputs.next() {
+    match first {
         Some(FnArg::Receiver(r)) => {
             if r.colon_token.is_some() {
                 errors.spanned(
@@ -309,54 +360,28 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
             ),
         ),
     }
+}
 
-    let mut params = Vec::new();
+/// The wire parameters (named, owned, with only `#[serde]` attributes) and at most one
+/// `RpcContext`.
+fn params<'a>(inputs: impl Iterator<Item = &'a FnArg>, errors: &mut Errors) -> Vec<Param> {
+    let mut params: Vec<Param> = Vec::new();
     for input in inputs {
         let FnArg::Typed(pt) = input else {
             errors.spanned(input, "`self` can only be the first parameter");
             continue;
         };
-        let ident = match &*pt.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
-            Pat::Wild(w) => {
-                errors.spanned(w, "`_` arguments are not supported: every argument is sent by name, so give it one");
-                continue;
-            }
-            other => {
-                errors.spanned(other, "patterns are not supported as arguments: name the argument (the name is its JSON key on the wire)");
-                continue;
-            }
+        let Some(ident) = param_name(&pt.pat, errors) else {
+            continue;
         };
         if let Some(problem) = borrowed(&pt.ty) {
             errors.push(problem);
             continue;
         }
-        let mut serde_attrs = Vec::new();
-        for a in &pt.attrs {
-            if is(a, "serde") {
-                serde_attrs.push(a.clone());
-            } else if is(a, "rpc") {
-                errors.spanned(a, "#[rpc(...)] goes on the method, not on a parameter");
-            } else {
-                errors.spanned(
-                    a,
-                    "only #[serde(...)] attributes are supported on parameters",
-                );
-            }
-        }
+        let serde_attrs = param_serde_attrs(&pt.attrs, errors);
         let kind = if is_context(&pt.ty) {
-            if !serde_attrs.is_empty() {
-                errors.spanned(
-                    &serde_attrs[0],
-                    "the RpcContext parameter is not on the wire; #[serde] does not apply",
-                );
-            }
-            if params
-                .iter()
-                .any(|p: &Param| matches!(p.kind, ParamKind::Context))
-            {
-                errors.spanned(&pt.ty, "only one RpcContext parameter is allowed");
-            }
+            let first = !params.iter().any(|p| matches!(p.kind, ParamKind::Context));
+            check_context(&pt.ty, &serde_attrs, first, errors);
             ParamKind::Context
         } else {
             let json_key = serde_rename(&serde_attrs).unwrap_or_else(|| ident_text(&ident));
@@ -371,41 +396,99 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
             kind,
         });
     }
+    params
+}
 
-    let output = output(&sig.output, errors);
+/// A parameter is a plain name: it is its JSON key on the wire.
+fn param_name(pat: &Pat, errors: &mut Errors) -> Option<syn::Ident> {
+    match pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+        Pat::Wild(w) => {
+            errors.spanned(
+                w,
+                "`_` arguments are not supported: every argument is sent by name, so give it one",
+            );
+            None
+        }
+        other => {
+            errors.spanned(other, "patterns are not supported as arguments: name the argument (the name is its JSON key on the wire)");
+            None
+        }
+    }
+}
 
-    if let (Some(span), Some(output)) = (raw, &output) {
-        let wire: Vec<&Param> = params
-            .iter()
-            .filter(|p| matches!(p.kind, ParamKind::Wire { .. }))
-            .collect();
-        if wire.len() > 1 {
-            errors.spanned(&wire[1].ty, "#[rpc(raw)] passes one `String` payload through untouched; a raw method takes at most one argument");
-        }
-        let mut any_string = false;
-        if let Some(p) = wire.first() {
-            if is_string(&p.ty) {
-                any_string = true;
-            } else {
-                errors.spanned(&p.ty, "#[rpc(raw)] passes the payload through untouched, so the argument must be a `String`");
-            }
-        }
-        if let Some(ok) = &output.ok {
-            if is_string(ok) {
-                any_string = true;
-            } else {
-                errors.spanned(ok, "#[rpc(raw)] passes the payload through untouched, so the result must be a `String` (or `()`)");
-            }
-        }
-        if !any_string && wire.is_empty() && output.ok.is_none() {
-            errors.at(
-                span,
-                "#[rpc(raw)] needs a `String` argument or a `String` result to pass through",
+/// A parameter's `#[serde(...)]` attributes; any other attribute is an error.
+fn param_serde_attrs(attrs: &[Attribute], errors: &mut Errors) -> Vec<Attribute> {
+    let mut serde_attrs = Vec::new();
+    for a in attrs {
+        if is(a, "serde") {
+            serde_attrs.push(a.clone());
+        } else if is(a, "rpc") {
+            errors.spanned(a, "#[rpc(...)] goes on the method, not on a parameter");
+        } else {
+            errors.spanned(
+                a,
+                "only #[serde(...)] attributes are supported on parameters",
             );
         }
     }
+    serde_attrs
+}
 
-    let wire_name = match &wire_override {
+/// The `RpcContext` parameter is not on the wire, and there is at most one.
+fn check_context(ty: &Type, serde_attrs: &[Attribute], first: bool, errors: &mut Errors) {
+    if let Some(serde) = serde_attrs.first() {
+        errors.spanned(
+            serde,
+            "the RpcContext parameter is not on the wire; #[serde] does not apply",
+        );
+    }
+    if !first {
+        errors.spanned(ty, "only one RpcContext parameter is allowed");
+    }
+}
+
+/// A raw method passes one `String` through: at most one argument, `String` argument
+/// and/or result.
+fn check_raw(span: Span, params: &[Param], output: &Output, errors: &mut Errors) {
+    let wire: Vec<&Param> = params
+        .iter()
+        .filter(|p| matches!(p.kind, ParamKind::Wire { .. }))
+        .collect();
+    if wire.len() > 1 {
+        errors.spanned(&wire[1].ty, "#[rpc(raw)] passes one `String` payload through untouched; a raw method takes at most one argument");
+    }
+    let mut any_string = false;
+    if let Some(p) = wire.first() {
+        if is_string(&p.ty) {
+            any_string = true;
+        } else {
+            errors.spanned(&p.ty, "#[rpc(raw)] passes the payload through untouched, so the argument must be a `String`");
+        }
+    }
+    if let Some(ok) = &output.ok {
+        if is_string(ok) {
+            any_string = true;
+        } else {
+            errors.spanned(ok, "#[rpc(raw)] passes the payload through untouched, so the result must be a `String` (or `()`)");
+        }
+    }
+    if !any_string && wire.is_empty() && output.ok.is_none() {
+        errors.at(
+            span,
+            "#[rpc(raw)] needs a `String` argument or a `String` result to pass through",
+        );
+    }
+}
+
+/// The wire name: the override, or the method name under the namespace.
+fn wire_name(
+    wire_override: Option<&syn::LitStr>,
+    namespace: Option<&str>,
+    ident_name: &str,
+    errors: &mut Errors,
+) -> String {
+    match wire_override {
         Some(lit) if lit.value().is_empty() => {
             errors.spanned(lit, "the wire name must not be empty");
             String::new()
@@ -413,34 +496,9 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
         Some(lit) => lit.value(),
         None => match namespace {
             Some(ns) => format!("{ns}.{ident_name}"),
-            None => ident_name.clone(),
+            None => ident_name.to_owned(),
         },
-    };
-
-    if errors.0.is_some() && !before {
-        // Other methods are still checked, but this one is not rendered half-valid.
-        return None;
     }
-    let output = output?;
-    let attrs = f.attrs.iter().filter(|a| !is(a, "rpc")).cloned().collect();
-    let carried = f
-        .attrs
-        .iter()
-        .filter(|a| CARRIED.iter().any(|c| is(a, c)))
-        .cloned()
-        .collect();
-    let cfgs = f.attrs.iter().filter(|a| is(a, "cfg")).cloned().collect();
-    Some(Method {
-        const_ident: syn::Ident::new(&ident_name.to_uppercase(), sig.ident.span()),
-        ident: sig.ident.clone(),
-        wire_name,
-        attrs,
-        carried,
-        cfgs,
-        params,
-        output,
-        raw: raw.is_some(),
-    })
 }
 
 fn output(ret: &ReturnType, errors: &mut Errors) -> Option<Output> {
@@ -564,4 +622,140 @@ fn borrowed(ty: &Type) -> Option<syn::Error> {
             "arguments and results are decoded from the wire and must be owned types without references, lifetimes or `impl Trait`",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+    use syn::parse_quote;
+
+    use super::service;
+    use crate::model::{ParamKind, Service};
+
+    fn parse(args: proc_macro2::TokenStream, item: syn::ItemTrait) -> syn::Result<Service> {
+        service(args, item)
+    }
+
+    /// Every message of a failed parse, in order.
+    fn messages(result: syn::Result<Service>) -> Vec<String> {
+        match result {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn model_of_a_valid_trait() {
+        let service = parse(
+            quote!(namespace = "robot"),
+            parse_quote! {
+                pub trait Robot {
+                    /// Moves.
+                    async fn move_arm(&self, joint: u8, #[serde(rename = "deg")] angle: f32) -> Result<Pose, ArmError>;
+                    #[rpc(name = "legacy-echo", raw)]
+                    async fn echo(&self, text: String) -> String;
+                    async fn who(&self, ctx: RpcContext) -> String;
+                    async fn ping(&self);
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(service.client.to_string(), "RobotClient");
+        assert_eq!(service.server.to_string(), "RobotServer");
+        let names: Vec<&str> = service.methods.iter().map(|m| m.wire_name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["robot.move_arm", "legacy-echo", "robot.who", "robot.ping"]
+        );
+        let move_arm = &service.methods[0];
+        assert_eq!(move_arm.const_ident.to_string(), "MOVE_ARM");
+        let keys: Vec<&str> = move_arm
+            .params
+            .iter()
+            .filter_map(|p| match &p.kind {
+                ParamKind::Wire { json_key, .. } => Some(json_key.as_str()),
+                ParamKind::Context => None,
+            })
+            .collect();
+        assert_eq!(keys, ["joint", "deg"]);
+        assert!(move_arm.output.ok.is_some() && move_arm.output.err.is_some());
+        assert!(move_arm.carried.iter().any(|a| a.path().is_ident("doc")));
+        assert!(service.methods[1].raw);
+        assert!(matches!(service.methods[2].params[0].kind, ParamKind::Context));
+        assert_eq!(service.methods[2].wire_params().count(), 0);
+        assert!(service.methods[3].output.ok.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let problems = messages(parse(
+            quote!(),
+            parse_quote! {
+                trait Bad {
+                    fn not_async(&self);
+                    async fn no_receiver(x: u8);
+                    async fn mutable(&mut self);
+                    async fn borrowed(&self, s: &str);
+                    async fn pattern(&self, (a, b): (u8, u8));
+                    async fn generic<T>(&self, t: T);
+                    async fn new(&self);
+                }
+            },
+        ));
+        let expect = [
+            "must be `async fn`",
+            "needs a `&self` receiver before its arguments",
+            "`&mut self` is not supported",
+            "patterns are not supported as arguments",
+            "generic parameters are not supported",
+            "clashes with an item the macro generates",
+        ];
+        for needle in expect {
+            assert!(
+                problems.iter().any(|m| m.contains(needle)),
+                "no error containing {needle:?} in {problems:#?}"
+            );
+        }
+        assert!(problems.len() > expect.len(), "{problems:#?}");
+    }
+
+    #[test]
+    fn duplicate_wire_names_and_raw_misuse_are_refused() {
+        let problems = messages(parse(
+            quote!(),
+            parse_quote! {
+                trait Clash {
+                    async fn a(&self);
+                    #[rpc(name = "a")]
+                    async fn b(&self);
+                    #[rpc(raw)]
+                    async fn c(&self, n: u32) -> u32;
+                    #[rpc(name = "")]
+                    async fn d(&self);
+                    #[rpc(nmae = "x")]
+                    async fn e(&self);
+                }
+            },
+        ));
+        for needle in [
+            "duplicate wire name",
+            "the argument must be a `String`",
+            "the wire name must not be empty",
+            "nmae",
+        ] {
+            assert!(
+                problems.iter().any(|m| m.contains(needle)),
+                "no error containing {needle:?} in {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_trait_keys_are_refused() {
+        let problems = messages(parse(
+            quote!(namespcae = "x"),
+            parse_quote! { trait T { async fn a(&self); } },
+        ));
+        assert!(problems.iter().any(|m| m.contains("namespcae")), "{problems:#?}");
+    }
 }
