@@ -662,7 +662,11 @@ mod tests {
         .unwrap();
         assert_eq!(service.client.to_string(), "RobotClient");
         assert_eq!(service.server.to_string(), "RobotServer");
-        let names: Vec<&str> = service.methods.iter().map(|m| m.wire_name.as_str()).collect();
+        let names: Vec<&str> = service
+            .methods
+            .iter()
+            .map(|m| m.wire_name.as_str())
+            .collect();
         assert_eq!(
             names,
             ["robot.move_arm", "legacy-echo", "robot.who", "robot.ping"]
@@ -681,7 +685,10 @@ mod tests {
         assert!(move_arm.output.ok.is_some() && move_arm.output.err.is_some());
         assert!(move_arm.carried.iter().any(|a| a.path().is_ident("doc")));
         assert!(service.methods[1].raw);
-        assert!(matches!(service.methods[2].params[0].kind, ParamKind::Context));
+        assert!(matches!(
+            service.methods[2].params[0].kind,
+            ParamKind::Context
+        ));
         assert_eq!(service.methods[2].wire_params().count(), 0);
         assert!(service.methods[3].output.ok.is_none());
     }
@@ -756,6 +763,9 @@ mod tests {
             quote!(namespcae = "x"),
             parse_quote! { trait T { async fn a(&self); } },
         ));
-        assert!(problems.iter().any(|m| m.contains("namespcae")), "{problems:#?}");
+        assert!(
+            problems.iter().any(|m| m.contains("namespcae")),
+            "{problems:#?}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod js;
+pub mod lk;
 
 use std::collections::HashMap;
 use std::sync::Arc;
