@@ -2,7 +2,7 @@
 //! turns into BENCHMARKS.md. Every figure is measured in this run, as a median (or p99)
 //! over many samples, next to a baseline measured in the same run:
 //!
-//! - typed vs raw small call (current-thread runtime);
+//! - typed vs raw small call, and compression on vs off for it (current-thread runtime);
 //! - latency and calls/s with 1, 16 and 256 calls in flight (2 worker threads);
 //! - LiveKit's `livekit-rpc` 0.2.0 managers doing the same echo on the same room;
 //! - tarpc 0.37 over an in-memory duplex with a JSON codec doing the same typed call;
@@ -259,12 +259,66 @@ fn typed_vs_raw(t: &mut Table) {
         .await;
         let (typed, raw) = (typed.p50, raw.p50);
         let ratio = typed.as_secs_f64() / raw.as_secs_f64();
+        // What the typed client adds over the raw call: encoding the arguments and
+        // decoding the result, measured alone on the same value.
+        let reply = serde_json::to_string(&reading()).unwrap();
+        let codec = sequential(2000, 20_000, || async {
+            #[derive(Serialize)]
+            struct Args {
+                reading: Reading,
+            }
+            let args = serde_json::to_string(&Args { reading: reading() }).unwrap();
+            std::hint::black_box(args);
+            let back: Reading = serde_json::from_str(&reply).unwrap();
+            std::hint::black_box(back);
+        })
+        .await
+        .p50;
+        t.notes.push(format!(
+            "Typed / raw: encoding the arguments and decoding the result with serde_json, measured alone on the same value, takes {:.1} µs (p50) in this run, while typed adds {:.1} µs over raw: the codec does not explain the gap, and no profile here has yet located the rest (open).",
+            us(codec),
+            us(typed) - us(raw)
+        ));
         t.row(
             "small typed call, p50 (current-thread)",
             format!("{:.1} µs", us(typed)),
             format!("same call as a raw JSON string: {:.1} µs", us(raw)),
             Some(ratio),
             &format!("≤ 1.10x: {}", verdict(ratio <= 1.10)),
+        );
+    });
+}
+
+fn compression_on_small_calls(t: &mut Table) {
+    current_thread().block_on(async {
+        let (_room_on, server_on, caller_on) = pair(JoinOptions::default()).await;
+        let (_room_off, server_off, caller_off) = pair(JoinOptions {
+            compression: false,
+            ..Default::default()
+        })
+        .await;
+        let _serving_on = server_on.serve(EchoServer::new(EchoImpl)).unwrap();
+        let _serving_off = server_off.serve(EchoServer::new(EchoImpl)).unwrap();
+        let on = EchoClient::new(caller_on, "server");
+        let off = EchoClient::new(caller_off, "server");
+        let (on, off) = interleaved(
+            2000,
+            20_000,
+            || async {
+                on.echo(reading()).await.unwrap();
+            },
+            || async {
+                off.echo(reading()).await.unwrap();
+            },
+        )
+        .await;
+        let ratio = on.p50.as_secs_f64() / off.p50.as_secs_f64();
+        t.row(
+            "small typed call p50, compression on (default) (current-thread)",
+            format!("{:.1} µs", us(on.p50)),
+            format!("compression off: {:.1} µs", us(off.p50)),
+            Some(ratio),
+            &format!("≤ 1.25x: {}", verdict(ratio <= 1.25)),
         );
     });
 }
@@ -495,6 +549,35 @@ fn echoes(t: &mut Table) {
             }
         }
     }
+    // The compressed 5 MB echo against the same echo uncompressed, call by call.
+    let payload = json_like(5_000_000);
+    let (compressed, plain) = rt.block_on(async {
+        let (_room_on, _s_on, on) = pair(JoinOptions::default()).await;
+        let (_room_off, _s_off, off) = pair(JoinOptions {
+            compression: false,
+            ..Default::default()
+        })
+        .await;
+        interleaved(
+            1,
+            10,
+            || async {
+                on.perform_rpc(raw_call(&payload)).await.unwrap();
+            },
+            || async {
+                off.perform_rpc(raw_call(&payload)).await.unwrap();
+            },
+        )
+        .await
+    });
+    let ratio = compressed.p50.as_secs_f64() / plain.p50.as_secs_f64();
+    t.row(
+        "5 MB JSON-like echo, deflate-raw (level 1)",
+        format!("{:.1} ms", compressed.p50.as_secs_f64() * 1e3),
+        format!("uncompressed: {:.1} ms", plain.p50.as_secs_f64() * 1e3),
+        Some(ratio),
+        &format!("≤ 2x: {} (bound: see below)", verdict(ratio <= 2.0)),
+    );
     // What bounds a compressed echo: the compressor and decompressor alone, measured on
     // the same 1 MB, twice each (request and response).
     let payload = json_like(1_000_000);
@@ -637,6 +720,7 @@ fn main() {
     let markdown = args.iter().any(|a| a == "--markdown");
     let mut t = Table::default();
     typed_vs_raw(&mut t);
+    compression_on_small_calls(&mut t);
     in_flight(&mut t);
     vs_livekit_rpc(&mut t);
     vs_tarpc(&mut t);
