@@ -22,10 +22,12 @@ use crate::streams::TextStreamReader;
 /// A registered method handler.
 pub(crate) type Handler = RawHandler;
 
+/// Cloned once per incoming call, so both halves are shared, not copied: a policy's
+/// rule tree (identity sets, predicates) is never cloned on the hot path.
 #[derive(Clone)]
 struct Registration {
     handler: Handler,
-    policy: Option<CallerPolicy>,
+    policy: Option<Arc<CallerPolicy>>,
 }
 
 /// The handler side's registry: the methods one participant serves, who may call them,
@@ -78,7 +80,13 @@ impl Handlers {
         if handlers.contains_key(method) {
             return Err(Error::MethodAlreadyRegistered(method.to_owned()));
         }
-        handlers.insert(method.to_owned(), Registration { handler, policy });
+        handlers.insert(
+            method.to_owned(),
+            Registration {
+                handler,
+                policy: policy.map(Arc::new),
+            },
+        );
         Ok(())
     }
 
