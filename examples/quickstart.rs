@@ -7,15 +7,18 @@ use std::time::{Duration, Instant};
 
 use livekit_typed_rpc::proto::data_packet;
 use livekit_typed_rpc::{livekit_rpc, CallError, ErrorCode, MemoryRoom, RpcContext};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where a joint ended up.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Pose {
     pub joint: u8,
     pub angle: f32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Why the arm did not move.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub enum ArmError {
     OutOfReach { joint: u8, max_angle: f32 },
 }
@@ -31,13 +34,19 @@ impl std::fmt::Display for ArmError {
 }
 
 impl ErrorCode for ArmError {
+    const CODES: &'static [u32] = &[4001];
+
     fn error_code(&self) -> u32 {
         4001
     }
 }
 
 /// A robot arm that other participants drive.
-#[livekit_rpc(namespace = "robot")]
+///
+/// `contract` also describes it for other languages and LLM tools:
+/// `cargo run --example export_contract -- <dir>` writes its JSON Schemas, a TypeScript
+/// client and tool definitions.
+#[livekit_rpc(namespace = "robot", contract)]
 pub trait Robot {
     /// Moves one joint; fails with a typed error beyond 90 degrees.
     async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError>;

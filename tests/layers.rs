@@ -9,6 +9,7 @@ const LAYERS: &[&str] = &[
     "proto",
     "error",
     "limits",
+    "contract",
     "room",
     "streams",
     "rpc",

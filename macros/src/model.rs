@@ -14,6 +14,13 @@ pub struct Service {
     pub client: Ident,
     pub server: Ident,
     pub methods: Vec<Method>,
+    /// The trait's `namespace`, if any.
+    pub namespace: Option<String>,
+    /// `#[livekit_rpc(contract)]`: export JSON Schemas and a `contract()` (types need
+    /// `schemars::JsonSchema`).
+    pub contract: bool,
+    /// The trait's `///` docs, as text.
+    pub docs: String,
 }
 
 pub struct Method {
@@ -31,10 +38,14 @@ pub struct Method {
     pub output: Output,
     /// `#[rpc(raw)]`: the `String` parameter and/or `String` result pass untouched.
     pub raw: bool,
+    /// The method's `///` docs, as text.
+    pub docs: String,
 }
 
 pub struct Param {
     pub ident: Ident,
+    /// The parameter's `///` docs (kept for the arguments struct and the contract).
+    pub doc_attrs: Vec<Attribute>,
     pub ty: Type,
     pub kind: ParamKind,
 }
@@ -56,6 +67,38 @@ pub struct Output {
     pub err: Option<Type>,
     /// The method's declared return type, as written (`()` when none).
     pub declared: Type,
+}
+
+/// The text of `///` comments (`#[doc = ".."]` attributes), one line each, trimmed.
+pub fn doc_text(attrs: &[Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }),
+                ..
+            }) => Some(s.value()),
+            _ => None,
+        })
+        .flat_map(|text| {
+            // `///` alone is `#[doc = ""]`: a paragraph break, which `lines()` would drop.
+            let lines: Vec<String> = text
+                .lines()
+                .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_owned())
+                .collect();
+            if lines.is_empty() {
+                vec![String::new()]
+            } else {
+                lines
+            }
+        })
+        .collect();
+    lines.join("\n").trim().to_owned()
 }
 
 impl Method {

@@ -8,12 +8,18 @@ use syn::visit::Visit;
 use syn::{Attribute, FnArg, ItemTrait, Pat, ReturnType, TraitItem, Type};
 
 use crate::attr::{self, Key};
-use crate::model::{Method, Output, Param, ParamKind, Service};
+use crate::model::{doc_text, Method, Output, Param, ParamKind, Service};
 
-const TRAIT_KEYS: &[Key] = &[Key {
-    name: "namespace",
-    takes_string: true,
-}];
+const TRAIT_KEYS: &[Key] = &[
+    Key {
+        name: "namespace",
+        takes_string: true,
+    },
+    Key {
+        name: "contract",
+        takes_string: false,
+    },
+];
 
 const METHOD_KEYS: &[Key] = &[
     Key {
@@ -183,6 +189,9 @@ pub fn service(args: TokenStream, item: ItemTrait) -> syn::Result<Service> {
         ident: item.ident.clone(),
         supertraits: item.supertraits.clone(),
         methods,
+        contract: options.as_ref().and_then(|o| o.flag("contract")).is_some(),
+        docs: doc_text(&item.attrs),
+        namespace,
     };
     errors.finish(service)
 }
@@ -224,6 +233,7 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
         params,
         output,
         raw: raw.is_some(),
+        docs: doc_text(&f.attrs),
     })
 }
 
@@ -378,7 +388,7 @@ fn params<'a>(inputs: impl Iterator<Item = &'a FnArg>, errors: &mut Errors) -> V
             errors.push(problem);
             continue;
         }
-        let serde_attrs = param_serde_attrs(&pt.attrs, errors);
+        let (serde_attrs, doc_attrs) = param_attrs(&pt.attrs, errors);
         let kind = if is_context(&pt.ty) {
             let first = !params.iter().any(|p| matches!(p.kind, ParamKind::Context));
             check_context(&pt.ty, &serde_attrs, first, errors);
@@ -392,6 +402,7 @@ fn params<'a>(inputs: impl Iterator<Item = &'a FnArg>, errors: &mut Errors) -> V
         };
         params.push(Param {
             ident,
+            doc_attrs,
             ty: (*pt.ty).clone(),
             kind,
         });
@@ -417,22 +428,26 @@ fn param_name(pat: &Pat, errors: &mut Errors) -> Option<syn::Ident> {
     }
 }
 
-/// A parameter's `#[serde(...)]` attributes; any other attribute is an error.
-fn param_serde_attrs(attrs: &[Attribute], errors: &mut Errors) -> Vec<Attribute> {
+/// A parameter's `#[serde(...)]` attributes and `///` docs; any other attribute is an
+/// error.
+fn param_attrs(attrs: &[Attribute], errors: &mut Errors) -> (Vec<Attribute>, Vec<Attribute>) {
     let mut serde_attrs = Vec::new();
+    let mut doc_attrs = Vec::new();
     for a in attrs {
         if is(a, "serde") {
             serde_attrs.push(a.clone());
+        } else if is(a, "doc") {
+            doc_attrs.push(a.clone());
         } else if is(a, "rpc") {
             errors.spanned(a, "#[rpc(...)] goes on the method, not on a parameter");
         } else {
             errors.spanned(
                 a,
-                "only #[serde(...)] attributes are supported on parameters",
+                "only #[serde(...)] attributes and `///` docs are supported on parameters",
             );
         }
     }
-    serde_attrs
+    (serde_attrs, doc_attrs)
 }
 
 /// The `RpcContext` parameter is not on the wire, and there is at most one.

@@ -91,6 +91,59 @@
 //! attributes, predicates); others get UNSUPPORTED_METHOD (1400) before their payload is
 //! read. [`RpcContext`] tells a handler the caller's kind and attributes.
 //!
+//! ## Calling from TypeScript and from LLMs
+//!
+//! `#[livekit_rpc(contract)]` (with `namespace = ".."` or without) makes the trait the
+//! one source of truth for other languages: `<Trait>Server::contract()` (and
+//! `<Trait>Client::contract()`) returns a [`contract::ServiceContract`] — wire names,
+//! `///` docs of the trait, methods and parameters, and JSON Schemas (draft 2020-12) of
+//! each method's arguments object, result and typed error, with its codes (declare them
+//! with [`ErrorCode::CODES`]). The schemas come from `schemars` (add `schemars = "1"` and
+//! `#[derive(JsonSchema)]` to your types; a missing derive is a compile error at the
+//! type), so serde attributes apply; where a type's `Serialize` and `Deserialize` shapes
+//! differ, both are given. [`contract::write_all`] writes, per service, into a directory:
+//!
+//! - `<stem>.contract.json`: the contract, with a `sha256` content hash;
+//! - `<stem>.ts`: a TypeScript module for `livekit-client` (below);
+//! - `<stem>.openai-tools.json`: one OpenAI function tool per method (`robot.move_arm` is
+//!   the tool `robot_move_arm`), plus `strict_tools` for OpenAI's strict mode, where
+//!   optional fields are required and nullable (drop `null` optional keys before the
+//!   call) and methods strict mode cannot express are listed under `omitted`;
+//! - `<stem>.mcp-tools.json`: the same as MCP tools (`tools/list` shape, `outputSchema`
+//!   where the result is an object).
+//!
+//! An agent that receives a tool call sends the call's arguments object as the RPC payload
+//! to the method the tool names. The quickstart's files:
+//!
+//! ```text
+//! cargo run --example export_contract -- web/src/generated
+//! ```
+//!
+//! The TypeScript module exports the named types of arguments, results and errors, and for
+//! a trait `Robot` a `Robot` object: `Robot.client(room.localParticipant, identity,
+//! { responseTimeout })` has one camelCase method per trait method taking one object of
+//! the parameters, and `Robot.serve(room, handlers)` registers typed handlers and returns
+//! a function that unregisters them. A failed call rejects with `RpcCallError`
+//! (`code`, `message`, `data`, and the decoded typed error as `appError`); a handler
+//! answers with a typed error by throwing `ApplicationError(value, { code })`, which a Rust
+//! caller receives as [`CallError::Application`].
+//!
+//! ```text
+//! import { Room } from 'livekit-client';
+//! import { Robot, RpcCallError, type ArmError } from './generated/robot';
+//!
+//! const robot = Robot.client(room.localParticipant, 'robot-1');
+//! try {
+//!   const pose = await robot.moveArm({ joint: 2, angle: 41.5 }); // Pose, checked by tsc
+//! } catch (e) {
+//!   if (e instanceof RpcCallError && e.appError) console.log((e as RpcCallError<ArmError>).appError);
+//! }
+//! const stop = Robot.serve(room, { moveArm: async ({ joint, angle }) => ({ joint, angle }), ... });
+//! ```
+//!
+//! JavaScript numbers are exact up to 2^53 - 1: 64-bit integer fields are marked in the
+//! generated docs (send larger values as strings). `Vec<u8>` is an array of numbers.
+//!
 //! ## Evolving a trait without breaking older peers
 //!
 //! - Add parameters as `Option<T>` (or with `#[serde(default)]`): older callers leave them
@@ -121,6 +174,7 @@
 #![warn(missing_docs)]
 
 pub mod bridge;
+pub mod contract;
 mod endpoint;
 pub mod error;
 mod limits;

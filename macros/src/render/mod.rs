@@ -1,6 +1,7 @@
 //! Writes the trait, its hidden argument structs, the client and the server from a model.
 
 mod client;
+mod contract;
 mod server;
 
 use proc_macro2::TokenStream;
@@ -19,11 +20,13 @@ pub fn service(service: &Service) -> TokenStream {
     let args = service.methods.iter().map(|m| args_struct(service, m));
     let client = client::render(service);
     let server = server::render(service);
+    let contract = contract::render(service);
     quote! {
         #trait_def
         #(#args)*
         #client
         #server
+        #contract
     }
 }
 
@@ -95,8 +98,8 @@ fn args_struct(service: &Service, method: &Method) -> TokenStream {
     let cfgs = service.cfgs.iter().chain(&method.cfgs);
     let fields = method.params.iter().filter_map(|p| match &p.kind {
         ParamKind::Wire { serde_attrs, .. } => {
-            let (name, ty) = (&p.ident, &p.ty);
-            Some(quote!(#(#serde_attrs)* #name: #ty,))
+            let (name, ty, docs) = (&p.ident, &p.ty, &p.doc_attrs);
+            Some(quote!(#(#docs)* #(#serde_attrs)* #name: #ty,))
         }
         ParamKind::Context => None,
     });
@@ -108,6 +111,15 @@ fn args_struct(service: &Service, method: &Method) -> TokenStream {
         quote_spanned!(ty.span()=> #krate::__private::assert_wire_type::<#ty>();)
     });
     let check_cfgs = service.cfgs.iter().chain(&method.cfgs);
+    // With `contract`, the arguments' schema comes from this struct, so the parameters'
+    // serde attributes and docs shape it exactly as they shape decoding.
+    let schema_derive = service.contract.then(|| {
+        let schemars_crate = format!("{krate}::__private::schemars").replace(' ', "");
+        quote! {
+            #[derive(#krate::__private::schemars::JsonSchema)]
+            #[schemars(crate = #schemars_crate)]
+        }
+    });
     quote! {
         #(#check_cfgs)*
         const _: () = {
@@ -122,6 +134,7 @@ fn args_struct(service: &Service, method: &Method) -> TokenStream {
         #[allow(non_camel_case_types, dead_code, missing_docs)]
         #[derive(#krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
         #[serde(crate = #serde_crate)]
+        #schema_derive
         struct #ident {
             #(#fields)*
         }

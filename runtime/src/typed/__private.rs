@@ -6,8 +6,14 @@ use std::fmt::Display;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use schemars;
 pub use serde;
 pub use serde_json;
+
+pub use crate::contract::schema::{
+    error_contract, method_contract, raw_method_contract, raw_result, type_schema,
+};
+pub use crate::contract::ServiceContract;
 
 pub use super::{RpcContext, Service};
 pub use crate::endpoint::{RawHandler, RpcEndpoint};
@@ -80,6 +86,53 @@ fn local_error(detail: String) -> RpcError {
 
 /// Compiles only for types that can cross the wire (checked per parameter).
 pub fn assert_wire_type<T: Serialize + DeserializeOwned>() {}
+
+/// A service's contract from its methods' parts.
+pub fn service_contract(
+    service: &str,
+    namespace: Option<&str>,
+    docs: &str,
+    methods: Vec<crate::contract::MethodContract>,
+) -> ServiceContract {
+    ServiceContract {
+        service: service.to_owned(),
+        namespace: namespace.map(str::to_owned),
+        docs: docs.to_owned(),
+        methods,
+    }
+}
+
+/// Type-level probe: the codes an error type declares through [`ErrorCode::CODES`].
+pub struct CodesProbe<T>(std::marker::PhantomData<T>);
+
+impl<T> CodesProbe<T> {
+    pub fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for CodesProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub trait ViaDeclaredCodes {
+    fn lk_codes(&self) -> Option<Vec<u32>>;
+}
+impl<T: ErrorCode> ViaDeclaredCodes for CodesProbe<T> {
+    fn lk_codes(&self) -> Option<Vec<u32>> {
+        (!T::CODES.is_empty()).then(|| T::CODES.to_vec())
+    }
+}
+pub trait ViaDefaultCodes {
+    fn lk_codes(&self) -> Option<Vec<u32>>;
+}
+impl<T> ViaDefaultCodes for &CodesProbe<T> {
+    fn lk_codes(&self) -> Option<Vec<u32>> {
+        Some(vec![RpcErrorCode::ApplicationError as u32])
+    }
+}
 
 /// Encodes the arguments object of a call.
 pub fn encode_args<A: Serialize>(method: &str, args: &A) -> Result<String, RpcError> {
@@ -326,6 +379,17 @@ pub fn application_error<E: Serialize>(code: u32, message: String, error: &E) ->
             Some(format!("error could not be encoded: {e}")),
         ),
     }
+}
+
+/// The codes of an error type for its contract (used by generated code).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __lk_error_codes {
+    ($error:ty) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ViaDeclaredCodes as _, ViaDefaultCodes as _};
+        (&$crate::__private::CodesProbe::<$error>::new()).lk_codes()
+    }};
 }
 
 /// Builds the wire error for a handler's typed error value (used by generated code).

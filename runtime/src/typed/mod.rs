@@ -187,6 +187,10 @@ impl RpcContext {
 /// assert_eq!(ArmError::OutOfReach.error_code(), 4001);
 /// ```
 pub trait ErrorCode {
+    /// Every code [`ErrorCode::error_code`] can return, for the service's contract
+    /// (`#[livekit_rpc(contract)]`); empty means "not declared".
+    const CODES: &'static [u32] = &[];
+
     /// The code to send for this error.
     fn error_code(&self) -> u32;
 }

@@ -11,6 +11,8 @@ await build({
   target: 'node20',
   outfile: 'dist/harness.mjs',
   logLevel: 'warning',
+  // Generated contract modules (tests/contract/*.ts) import livekit-client as an app would.
+  alias: { 'livekit-client': './livekit-client-shim.ts' },
   banner: {
     js: "import { createRequire as __lkCreateRequire } from 'module'; const require = __lkCreateRequire(import.meta.url);",
   },

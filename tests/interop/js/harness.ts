@@ -26,6 +26,8 @@ import {
   RpcError,
 } from './node_modules/livekit-client/src/room/rpc/utils';
 import { EventEmitter } from 'events';
+// The generated TypeScript for the contract tests' `Geo` service, as committed.
+import { ApplicationError, Geo, RpcCallError } from '../../contract/geo';
 
 const FRAME_JOIN = 0x01;
 const FRAME_PARTICIPANT = 0x02;
@@ -196,6 +198,50 @@ const behaviours: Record<string, (data: any) => Promise<string>> = {
   big: async (d) => 'x'.repeat(Number(d.payload)),
 };
 
+// What `room.localParticipant` and `room` offer a generated module, over the same managers
+// (LocalParticipant.performRpc resolves with the completion; Room delegates registration).
+const caller = {
+  performRpc: async (params: { destinationIdentity: string; method: string; payload: string; responseTimeout?: number }) => {
+    const [, completion] = await rpcClient.performRpc(params);
+    return completion;
+  },
+};
+const registrar = {
+  registerRpcMethod: (method: string, handler: (data: any) => Promise<string>) => rpcServer.registerRpcMethod(method, handler),
+  unregisterRpcMethod: (method: string) => rpcServer.unregisterRpcMethod(method),
+};
+let stopGeo: (() => void) | undefined;
+let geoResets = 0;
+
+async function geoCall(cmd: any): Promise<unknown> {
+  const geo = Geo.client(caller, cmd.destination, { responseTimeout: cmd.responseTimeout });
+  switch (cmd.op) {
+    case 'locate':
+      return await geo.locate({ city: cmd.city });
+    case 'reset':
+      return await geo.reset();
+    case 'measure':
+      return await geo.measure({ text: cmd.fill ? 'é'.repeat(cmd.fill) : cmd.text });
+    default:
+      throw new Error(`unknown op ${cmd.op}`);
+  }
+}
+
+function serveGeo() {
+  stopGeo = Geo.serve(registrar, {
+    locate: async ({ city }, invocation) => {
+      if (city === 'Atlantis') {
+        throw new ApplicationError({ kind: 'unknown', city }, { code: 4040, message: `no city called ${city}` });
+      }
+      return { name: city, lat: 48.85, lon: 2.35, population: 2_100_000, altNames: [`${city} (via ${invocation.callerIdentity})`] };
+    },
+    reset: () => {
+      geoResets += 1;
+    },
+    measure: ({ text }) => new TextEncoder().encode(text).length,
+  });
+}
+
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', async (line) => {
   const cmd = JSON.parse(line);
@@ -235,6 +281,25 @@ rl.on('line', async (line) => {
       emit({ id: cmd.id, ok: info.id });
     } else if (cmd.cmd === 'protocol_of') {
       emit({ id: cmd.id, ok: String(getProtocol(cmd.identity)) });
+    } else if (cmd.cmd === 'geo_call') {
+      try {
+        const value = await geoCall(cmd);
+        emit({ id: cmd.id, ok: 'called', value: value === undefined ? null : value, undefined: value === undefined });
+      } catch (e: any) {
+        emit({
+          id: cmd.id,
+          error: { code: e.code ?? 0, message: e.message, data: e.data ?? null },
+          appError: e.appError ?? null,
+          isRpcCallError: e instanceof RpcCallError,
+          method: e.method ?? null,
+        });
+      }
+    } else if (cmd.cmd === 'geo_serve') {
+      serveGeo();
+      emit({ id: cmd.id, ok: 'serving' });
+    } else if (cmd.cmd === 'geo_stop') {
+      stopGeo?.();
+      emit({ id: cmd.id, ok: 'stopped', resets: geoResets });
     } else if (cmd.cmd === 'leave') {
       socket.end();
     }

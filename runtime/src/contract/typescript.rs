@@ -1,0 +1,861 @@
+//! Renders a contract as a TypeScript module for `livekit-client` users: the named types
+//! of arguments, results and errors (from the JSON Schemas), a typed client over
+//! `room.localParticipant` and typed handlers registered on `room`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::{MethodContract, ServiceContract, TypeSchema};
+
+const HEADER_NOTES: &str = "\
+// Numbers: Rust integers travel as JSON numbers. JavaScript numbers are exact only up to
+// 2^53 - 1 (Number.MAX_SAFE_INTEGER), so 64-bit fields (marked in their docs) lose
+// precision above it; keep such values below it or send them as strings on the Rust side.
+// Bytes: a Rust Vec<u8> travels as a JSON array of numbers 0-255 (number[] here); for
+// large binary data prefer a base64 String or a data stream.";
+
+/// The module's own helpers: the same for every service, kept in each module so that one
+/// generated file is all a frontend needs.
+const SUPPORT: &str = r#"/** What calls go through: `room.localParticipant` of livekit-client satisfies it. */
+export interface RpcCaller {
+  performRpc(params: {
+    destinationIdentity: string;
+    method: string;
+    payload: string;
+    responseTimeout?: number;
+  }): PromiseLike<string>;
+}
+
+/** The call a handler serves, as livekit-client passes it (`RpcInvocationData`). */
+export interface RpcInvocation {
+  requestId: string;
+  callerIdentity: string;
+  payload: string;
+  responseTimeout: number;
+}
+
+/** Where handlers are registered: `room` of livekit-client satisfies it. */
+export interface RpcRegistrar {
+  registerRpcMethod(method: string, handler: (data: RpcInvocation) => Promise<string>): void;
+  unregisterRpcMethod(method: string): void;
+}
+
+/** Options of a client. */
+export interface CallOptions {
+  /** How long to wait for the response, in milliseconds (livekit-client's default: 15 000). */
+  responseTimeout?: number;
+}
+
+/** LiveKit's APPLICATION_ERROR code, the default code of a typed error. */
+export const APPLICATION_ERROR = 1500;
+
+/** Codes LiveKit reserves for its own errors (APPLICATION_ERROR excepted). */
+function isReservedCode(code: number): boolean {
+  return code >= 1001 && code <= 1999 && code !== APPLICATION_ERROR;
+}
+
+/**
+ * A failed call. `appError` is the method's typed error, decoded from `data`, when the
+ * handler returned one; otherwise the failure is LiveKit's (timeouts, unknown method,
+ * the destination leaving, ...) and `code` and `message` say which.
+ */
+export class RpcCallError<E = never> extends Error {
+  constructor(
+    /** The wire name of the method called. */
+    readonly method: string,
+    /** The RPC error code. */
+    readonly code: number,
+    message: string,
+    /** The error's `data`, as sent. */
+    readonly data: string | undefined,
+    /** The typed error, when `data` carries one. */
+    readonly appError: E | undefined,
+  ) {
+    super(message);
+    this.name = 'RpcCallError';
+  }
+}
+
+/**
+ * Throw it from a handler to answer with the method's typed error: a Rust caller gets
+ * `CallError::Application(value)`, a TypeScript caller an `RpcCallError` whose
+ * `appError` is `value`.
+ */
+export class ApplicationError<E> extends Error {
+  /** The RPC error code (default APPLICATION_ERROR, 1500; LiveKit reserves 1001-1999). */
+  readonly code: number;
+
+  constructor(
+    /** The typed error value, sent as JSON in the error's `data`. */
+    readonly value: E,
+    options: { code?: number; message?: string } = {},
+  ) {
+    super(options.message ?? 'Application error in method handler');
+    this.name = 'ApplicationError';
+    this.code = options.code ?? APPLICATION_ERROR;
+  }
+}
+
+function toCallError<E>(method: string, error: unknown, typed: boolean): RpcCallError<E> {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    code?: unknown;
+    message?: unknown;
+    data?: unknown;
+  };
+  const code = typeof e.code === 'number' ? e.code : APPLICATION_ERROR;
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  const data = typeof e.data === 'string' ? e.data : undefined;
+  let appError: E | undefined;
+  if (typed && data !== undefined && !isReservedCode(code)) {
+    try {
+      appError = JSON.parse(data) as E;
+    } catch {
+      // Not the typed error: a plain RPC error with text in `data`.
+    }
+  }
+  return new RpcCallError<E>(method, code, message, data, appError);
+}
+
+async function callMethod<E>(
+  caller: RpcCaller,
+  destinationIdentity: string,
+  method: string,
+  payload: string,
+  options: CallOptions,
+  typed: boolean,
+): Promise<string> {
+  try {
+    return await caller.performRpc({
+      destinationIdentity,
+      method,
+      payload,
+      responseTimeout: options.responseTimeout,
+    });
+  } catch (error) {
+    throw toCallError<E>(method, error, typed);
+  }
+}
+
+function decodeResult<T>(method: string, payload: string): T {
+  try {
+    return JSON.parse(payload) as T;
+  } catch (error) {
+    throw new RpcCallError<never>(
+      method,
+      APPLICATION_ERROR,
+      `the response of "${method}" is not JSON: ${String(error)}`,
+      undefined,
+      undefined,
+    );
+  }
+}
+
+function decodeUnit(method: string, payload: string): void {
+  const text = payload.trim();
+  if (text !== '' && text !== 'null') {
+    throw new RpcCallError<never>(
+      method,
+      APPLICATION_ERROR,
+      `the response of "${method}" should be empty, got ${text.length} characters`,
+      undefined,
+      undefined,
+    );
+  }
+}
+
+function invalidArguments(method: string, why: string): RpcError {
+  return new RpcError(APPLICATION_ERROR, 'Application error in method handler', `invalid arguments for "${method}": ${why}`);
+}
+
+function decodeArgs(method: string, payload: string): unknown {
+  const text = payload.trim() === '' ? '{}' : payload;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalidArguments(method, 'not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArguments(method, 'expected a JSON object');
+  }
+  return value;
+}
+
+/** Runs a handler; a thrown ApplicationError becomes the RpcError LiveKit sends. */
+async function answer(run: () => Promise<string>): Promise<string> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ApplicationError) {
+      throw new RpcError(error.code, error.message, JSON.stringify(error.value));
+    }
+    throw error;
+  }
+}
+
+function encodeResult(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+"#;
+
+/// The TypeScript module for `contract`.
+pub fn typescript(contract: &ServiceContract) -> String {
+    let mut names = Names::default();
+    let roots = collect_roots(contract, &mut names);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "// Generated by livekit-typed-rpc from the Rust trait `{}`. Do not edit: re-run the\n\
+         // contract export (`livekit_typed_rpc::contract::write_all`).\n\
+         // Contract: {}\n//\n{HEADER_NOTES}\n",
+        contract.service,
+        contract.hash()
+    );
+    out.push_str("import { RpcError } from 'livekit-client';\n\n");
+    out.push_str(SUPPORT);
+
+    out.push_str("\n// --- Types\n");
+    for named in &names.types {
+        out.push('\n');
+        let ctx = &roots[named.root];
+        let mut notes = Vec::new();
+        if let Some(d) = named.schema.get("description").and_then(Value::as_str) {
+            notes.push(d.to_owned());
+        }
+        if is_wide_integer(&named.schema) {
+            notes.push(WIDE_INTEGER_NOTE.to_owned());
+        }
+        out.push_str(&jsdoc(&notes.join("\n\n"), ""));
+        let _ = writeln!(
+            out,
+            "export type {} = {};",
+            named.ts_name,
+            render(&named.schema, ctx, &names, 0)
+        );
+    }
+
+    let service = &contract.service;
+    out.push_str("\n// --- Client and handlers\n\n");
+    let _ = writeln!(
+        out,
+        "/** Typed calls of `{service}`'s methods on one participant. */"
+    );
+    let _ = writeln!(out, "export interface {service}Client {{");
+    for (m, t) in contract.methods.iter().zip(&roots_by_method(&roots)) {
+        let mut doc = m.docs.clone();
+        let errors = match &t.error {
+            Some(e) => format!(
+                "Rejects with an `RpcCallError<{e}>`: `appError` is set when the handler returned its typed error."
+            ),
+            None => "Rejects with an `RpcCallError` (LiveKit's errors: timeouts, unknown method, ...).".to_owned(),
+        };
+        if !doc.is_empty() {
+            doc.push_str("\n\n");
+        }
+        let _ = write!(doc, "Calls `{}`. {errors}", m.wire_name);
+        out.push_str(&jsdoc(&doc, "  "));
+        let _ = writeln!(
+            out,
+            "  {}({}): Promise<{}>;",
+            camel_case(&m.name),
+            client_params(m, t),
+            t.result.as_deref().unwrap_or("void")
+        );
+    }
+    out.push_str("}\n\n");
+
+    let _ = writeln!(
+        out,
+        "/** Handlers of `{service}`'s methods: throw an `ApplicationError` to answer with a typed error. */"
+    );
+    let _ = writeln!(out, "export interface {service}Handlers {{");
+    for (m, t) in contract.methods.iter().zip(&roots_by_method(&roots)) {
+        out.push_str(&jsdoc(&m.docs, "  "));
+        let result = t.result.as_deref().unwrap_or("void");
+        let _ = writeln!(
+            out,
+            "  {}({}invocation: RpcInvocation): {result} | Promise<{result}>;",
+            camel_case(&m.name),
+            handler_params(m, t),
+        );
+    }
+    out.push_str("}\n\n");
+
+    out.push_str(&service_object(contract, &roots_by_method(&roots)));
+    out
+}
+
+const WIDE_INTEGER_NOTE: &str =
+    "64-bit integer: exact in JavaScript only up to 2^53 - 1 (Number.MAX_SAFE_INTEGER).";
+
+/// The TypeScript names a method's parts got.
+struct MethodTypes {
+    args: String,
+    result: Option<String>,
+    error: Option<String>,
+}
+
+/// One schema document (a method's arguments, result or error) and how its `$defs` are
+/// named in the module.
+struct Root {
+    method: usize,
+    part: Part,
+    ts_name: String,
+    defs: HashMap<String, String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Args,
+    Result,
+    Error,
+}
+
+struct NamedType {
+    ts_name: String,
+    schema: Value,
+    root: usize,
+}
+
+#[derive(Default)]
+struct Names {
+    types: Vec<NamedType>,
+}
+
+impl Names {
+    /// Names `schema` `wanted`, reusing an equal type of that name, else a free variant:
+    /// a type whose written shape (results, errors) differs from its accepted shape
+    /// (arguments) gets `Output` appended, as in `SettingsOutput`.
+    fn add(&mut self, wanted: &str, schema: Value, root: usize, part: Part) -> String {
+        let base = ts_identifier(wanted);
+        let mut candidates = std::iter::once(base.clone())
+            .chain((part != Part::Args).then(|| format!("{base}Output")))
+            .chain((2..).map(|n| format!("{base}{n}")));
+        let mut equal = false;
+        let candidate = candidates
+            .find(|c| match self.types.iter().find(|t| t.ts_name == *c) {
+                Some(existing) => {
+                    equal = existing.schema == schema;
+                    equal
+                }
+                None => true,
+            })
+            .unwrap_or(base);
+        if equal {
+            return candidate;
+        }
+        self.types.push(NamedType {
+            ts_name: candidate.clone(),
+            schema,
+            root,
+        });
+        candidate
+    }
+}
+
+fn pascal(name: &str) -> String {
+    camel_case(name)
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+        .collect()
+}
+
+fn camel_case(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn ts_identifier(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// Schemas with structure worth a name of their own (not `string`, `number`, ...).
+fn is_structured(schema: &Value) -> bool {
+    [
+        "properties",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "enum",
+        "additionalProperties",
+    ]
+    .iter()
+    .any(|k| schema.get(k).is_some())
+        || schema.get("type") == Some(&Value::from("object"))
+}
+
+fn without_document_keys(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    if let Some(map) = schema.as_object_mut() {
+        map.remove("$schema");
+        map.remove("$defs");
+    }
+    schema
+}
+
+fn collect_roots(contract: &ServiceContract, names: &mut Names) -> Vec<Root> {
+    let mut roots: Vec<Root> = Vec::new();
+    for (i, m) in contract.methods.iter().enumerate() {
+        let method_name = pascal(&m.name);
+        // Arguments as the Rust side accepts them; results and errors as it writes them
+        // (what a TypeScript handler returns in that shape is accepted too).
+        let parts: [(Part, Option<&Value>); 3] = [
+            (Part::Args, Some(m.args.accepts())),
+            (
+                Part::Result,
+                m.result.as_ref().map(|r: &TypeSchema| &r.schema),
+            ),
+            (Part::Error, m.error.as_ref().map(|e| &e.data.schema)),
+        ];
+        for (part, schema) in parts {
+            let Some(schema) = schema else { continue };
+            let suffix = match part {
+                Part::Args => "Args",
+                Part::Result => "Result",
+                Part::Error => "Error",
+            };
+            let index = roots.len();
+            let alias = format!("{method_name}{suffix}");
+            let mut defs = HashMap::new();
+            if let Some(map) = schema.get("$defs").and_then(Value::as_object) {
+                // Names first, so references between definitions resolve.
+                let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+                for (name, def) in sorted {
+                    let ts = names.add(name, def.clone(), index, part);
+                    defs.insert(name.clone(), ts);
+                }
+            }
+            let body = without_document_keys(schema);
+            let title = schema.get("title").and_then(Value::as_str);
+            let ts_name = match title {
+                Some(title) if part != Part::Args && is_structured(&body) => {
+                    names.add(title, body, index, part)
+                }
+                _ => names.add(&alias, body, index, part),
+            };
+            roots.push(Root {
+                method: i,
+                part,
+                ts_name,
+                defs,
+            });
+        }
+    }
+    roots
+}
+
+fn roots_by_method(roots: &[Root]) -> Vec<MethodTypes> {
+    let count = roots.iter().map(|r| r.method + 1).max().unwrap_or(0);
+    (0..count)
+        .map(|i| {
+            let find = |part: Part| {
+                roots
+                    .iter()
+                    .find(|r| r.method == i && r.part == part)
+                    .map(|r| r.ts_name.clone())
+            };
+            MethodTypes {
+                args: find(Part::Args).unwrap_or_else(|| "Record<string, never>".into()),
+                result: find(Part::Result),
+                error: find(Part::Error),
+            }
+        })
+        .collect()
+}
+
+fn has_wire_params(m: &MethodContract) -> bool {
+    !m.params.is_empty()
+}
+
+fn client_params(m: &MethodContract, t: &MethodTypes) -> String {
+    match (m.raw, has_wire_params(m)) {
+        (true, true) => "payload: string".into(),
+        (true, false) => String::new(),
+        (false, true) => format!("args: {}", t.args),
+        (false, false) => format!("args?: {}", t.args),
+    }
+}
+
+fn handler_params(m: &MethodContract, t: &MethodTypes) -> String {
+    match (m.raw, has_wire_params(m)) {
+        (true, true) => "payload: string, ".into(),
+        (true, false) => String::new(),
+        (false, _) => format!("args: {}, ", t.args),
+    }
+}
+
+fn js_string(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
+    let service = &contract.service;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "/** `{service}`: its wire names, a typed client and typed handlers. */"
+    );
+    let _ = writeln!(out, "export const {service} = {{");
+    let _ = writeln!(out, "  service: {},", js_string(service));
+    let namespace = contract
+        .namespace
+        .as_deref()
+        .map(js_string)
+        .unwrap_or_else(|| "null".into());
+    let _ = writeln!(out, "  namespace: {namespace} as string | null,");
+    let _ = writeln!(out, "  contractHash: {},", js_string(&contract.hash()));
+    out.push_str("  /** Wire names, by method. */\n  methods: {\n");
+    for m in &contract.methods {
+        let _ = writeln!(
+            out,
+            "    {}: {},",
+            camel_case(&m.name),
+            js_string(&m.wire_name)
+        );
+    }
+    out.push_str("  } as const,\n\n");
+
+    out.push_str(
+        "  /** A client calling `destinationIdentity` through `caller` (`room.localParticipant`). */\n",
+    );
+    let _ = writeln!(
+        out,
+        "  client(caller: RpcCaller, destinationIdentity: string, options: CallOptions = {{}}): {service}Client {{"
+    );
+    out.push_str("    return {\n");
+    for (m, t) in contract.methods.iter().zip(types) {
+        let wire = js_string(&m.wire_name);
+        let typed = t.error.is_some();
+        let error_ty = t.error.as_deref().unwrap_or("never");
+        let payload = match (m.raw, has_wire_params(m)) {
+            (true, true) => "payload".to_owned(),
+            (true, false) => "''".to_owned(),
+            (false, true) => "JSON.stringify(args)".to_owned(),
+            (false, false) => "JSON.stringify(args ?? {})".to_owned(),
+        };
+        let reply = format!(
+            "await callMethod<{error_ty}>(caller, destinationIdentity, {wire}, {payload}, options, {typed})"
+        );
+        let body = match (&t.result, m.raw) {
+            (None, _) => format!("decodeUnit({wire}, {reply})"),
+            (Some(_), true) => reply,
+            (Some(r), false) => format!("decodeResult<{r}>({wire}, {reply})"),
+        };
+        let _ = writeln!(
+            out,
+            "      {}: async ({}) => {body},",
+            camel_case(&m.name),
+            client_params(m, t)
+        );
+    }
+    out.push_str("    };\n  },\n\n");
+
+    out.push_str(
+        "  /**\n   * Registers `handlers` on `registrar` (`room`); returns a function that unregisters them.\n   * Registration is all or nothing: if one method is already registered, none stays.\n   */\n",
+    );
+    let _ = writeln!(
+        out,
+        "  serve(registrar: RpcRegistrar, handlers: {service}Handlers): () => void {{"
+    );
+    out.push_str("    const registered: string[] = [];\n");
+    out.push_str("    try {\n");
+    for (m, t) in contract.methods.iter().zip(types) {
+        let wire = js_string(&m.wire_name);
+        let name = camel_case(&m.name);
+        let call = match (m.raw, has_wire_params(m)) {
+            (true, true) => format!("handlers.{name}(data.payload, data)"),
+            (true, false) => format!("handlers.{name}(data)"),
+            (false, _) => format!(
+                "handlers.{name}(decodeArgs({wire}, data.payload) as {}, data)",
+                t.args
+            ),
+        };
+        let encode = match (&t.result, m.raw) {
+            (None, _) => format!("{{ await {call}; return ''; }}"),
+            (Some(_), true) => format!("String(await {call})"),
+            (Some(_), false) => format!("encodeResult(await {call})"),
+        };
+        let _ = writeln!(
+            out,
+            "      registrar.registerRpcMethod({wire}, (data) => answer(async () => {encode}));"
+        );
+        let _ = writeln!(out, "      registered.push({wire});");
+    }
+    out.push_str(
+        "    } catch (error) {\n      for (const method of registered) registrar.unregisterRpcMethod(method);\n      throw error;\n    }\n",
+    );
+    out.push_str(
+        "    return () => {\n      for (const method of registered.splice(0)) registrar.unregisterRpcMethod(method);\n    };\n  },\n};\n",
+    );
+    out
+}
+
+fn jsdoc(text: &str, indent: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let text = text.replace("*/", "*\\/");
+    let mut out = format!("{indent}/**\n");
+    for line in text.lines() {
+        if line.is_empty() {
+            let _ = writeln!(out, "{indent} *");
+        } else {
+            let _ = writeln!(out, "{indent} * {line}");
+        }
+    }
+    let _ = writeln!(out, "{indent} */");
+    out
+}
+
+fn is_wide_integer(schema: &Value) -> bool {
+    let integer = match schema.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    let wide = matches!(
+        schema.get("format").and_then(Value::as_str),
+        Some("int64" | "uint64" | "int128" | "uint128" | "int" | "uint")
+    );
+    integer && wide
+}
+
+fn property_key(key: &str) -> String {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if plain {
+        key.to_owned()
+    } else {
+        js_string(key)
+    }
+}
+
+/// A TypeScript type for `schema`, whose `$ref`s are resolved in `root`.
+fn render(schema: &Value, root: &Root, names: &Names, depth: usize) -> String {
+    let map = match schema {
+        Value::Bool(true) => return "unknown".into(),
+        Value::Bool(false) => return "never".into(),
+        Value::Object(map) => map,
+        _ => return "unknown".into(),
+    };
+    if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+        if r == "#" {
+            return root.ts_name.clone();
+        }
+        if let Some(def) = r.strip_prefix("#/$defs/") {
+            if let Some(name) = root.defs.get(def) {
+                return name.clone();
+            }
+        }
+        return "unknown".into();
+    }
+    if let Some(c) = map.get("const") {
+        return literal(c);
+    }
+    if let Some(Value::Array(values)) = map.get("enum") {
+        let parts: Vec<String> = values.iter().map(literal).collect();
+        return union(parts);
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let base = base_type(map, root, names, depth);
+    if let Some(base) = base {
+        parts.push(base);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(options)) = map.get(key) {
+            let options: Vec<String> = options
+                .iter()
+                .map(|o| render(o, root, names, depth))
+                .collect();
+            parts.push(format!("({})", union(options)));
+        }
+    }
+    if let Some(Value::Array(all)) = map.get("allOf") {
+        for s in all {
+            parts.push(render(s, root, names, depth));
+        }
+    }
+    match parts.len() {
+        0 => "unknown".into(),
+        1 => parts.remove(0),
+        _ => parts.join(" & "),
+    }
+}
+
+fn literal(value: &Value) -> String {
+    match value {
+        Value::Object(_) | Value::Array(_) => "unknown".into(),
+        other => other.to_string(),
+    }
+}
+
+fn union(mut parts: Vec<String>) -> String {
+    parts.dedup();
+    if parts.is_empty() {
+        "never".into()
+    } else {
+        parts.join(" | ")
+    }
+}
+
+/// The part of a schema given by `type` (and `properties`, `items`).
+fn base_type(
+    map: &serde_json::Map<String, Value>,
+    root: &Root,
+    names: &Names,
+    depth: usize,
+) -> Option<String> {
+    let types: Vec<&str> = match map.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if map.contains_key("properties") => vec!["object"],
+        _ => return None,
+    };
+    let rendered: Vec<String> = types
+        .iter()
+        .map(|t| match *t {
+            "null" => "null".into(),
+            "boolean" => "boolean".into(),
+            "string" => "string".into(),
+            "integer" | "number" => "number".into(),
+            "array" => array_type(map, root, names, depth),
+            "object" => object_type(map, root, names, depth),
+            _ => "unknown".into(),
+        })
+        .collect();
+    Some(if rendered.len() == 1 {
+        rendered.into_iter().next().unwrap_or_default()
+    } else {
+        format!("({})", union(rendered))
+    })
+}
+
+fn array_type(
+    map: &serde_json::Map<String, Value>,
+    root: &Root,
+    names: &Names,
+    depth: usize,
+) -> String {
+    if let Some(Value::Array(prefix)) = map.get("prefixItems") {
+        let items: Vec<String> = prefix
+            .iter()
+            .map(|s| render(s, root, names, depth))
+            .collect();
+        return format!("[{}]", items.join(", "));
+    }
+    match map.get("items") {
+        Some(items) => {
+            let item = render(items, root, names, depth);
+            if item.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                format!("{item}[]")
+            } else {
+                format!("Array<{item}>")
+            }
+        }
+        None => "unknown[]".into(),
+    }
+}
+
+fn object_type(
+    map: &serde_json::Map<String, Value>,
+    root: &Root,
+    names: &Names,
+    depth: usize,
+) -> String {
+    let required: Vec<&str> = map
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let extra = map.get("additionalProperties");
+    let properties = map.get("properties").and_then(Value::as_object);
+    let indent = "  ".repeat(depth + 1);
+    let close = "  ".repeat(depth);
+    match properties {
+        Some(properties) if !properties.is_empty() => {
+            let mut out = String::from("{\n");
+            for (key, schema) in properties {
+                let mut notes = Vec::new();
+                if let Some(d) = schema.get("description").and_then(Value::as_str) {
+                    notes.push(d.to_owned());
+                }
+                if is_wide_integer(schema) {
+                    notes.push(WIDE_INTEGER_NOTE.to_owned());
+                }
+                out.push_str(&jsdoc(&notes.join("\n\n"), &indent));
+                let optional = if required.contains(&key.as_str()) {
+                    ""
+                } else {
+                    "?"
+                };
+                let _ = writeln!(
+                    out,
+                    "{indent}{}{optional}: {};",
+                    property_key(key),
+                    render(schema, root, names, depth + 1)
+                );
+            }
+            out.push_str(&close);
+            out.push('}');
+            out
+        }
+        _ => match extra {
+            Some(Value::Bool(false)) => "Record<string, never>".into(),
+            Some(schema @ Value::Object(_)) => {
+                format!(
+                    "{{ [key: string]: {} }}",
+                    render(schema, root, names, depth + 1)
+                )
+            }
+            _ if properties.is_some() => "Record<string, never>".into(),
+            _ => "{ [key: string]: unknown }".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_typescript_names() {
+        assert_eq!(camel_case("move_arm"), "moveArm");
+        assert_eq!(pascal("move_arm"), "MoveArm");
+        assert_eq!(ts_identifier("Wrapper<u32>"), "Wrapper_u32_");
+        assert_eq!(property_key("jointId"), "jointId");
+        assert_eq!(property_key("joint-id"), "\"joint-id\"");
+    }
+}
