@@ -14,6 +14,9 @@
 //!
 //! `-- --markdown` prints the table as markdown; the default prints it as text.
 
+#[path = "../tests/support/rss.rs"]
+mod rss;
+use rss::status_kb;
 #[path = "../tests/support/lk.rs"]
 mod lk;
 
@@ -610,16 +613,6 @@ fn inflate_raw(data: &[u8]) -> Vec<u8> {
 }
 
 // ------------------------------------------------------------------ child processes
-
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Peak RSS growth of one uncompressed 64 MB echo, as a multiple of the payload.
 fn probe_rss_64mb() {

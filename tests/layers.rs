@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "streams",
     "rpc",
     "endpoint",
+    "discovery",
     "participant",
     "typed",
     "bridge",

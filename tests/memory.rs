@@ -10,15 +10,9 @@ const PAYLOAD: usize = 200_000_000;
 /// buffers a stream once more trips it.
 const MAX_MULTIPLE: f64 = 4.5;
 
-fn status_kb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+#[path = "support/rss.rs"]
+mod rss;
+use rss::status_kb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_megabytes_through_rpc_v2_stays_bounded() {

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::rss::status_kb;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,16 +21,6 @@ use support::RawPeer;
 /// room for allocator variance; an unbounded queue would hold all 100 000 calls (over
 /// 400 MB) and trip it.
 const MAX_GROWTH_BYTES: u64 = 120_000_000;
-
-fn status_kb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_one_hundred_thousand_requests_stays_bounded() {

@@ -41,6 +41,11 @@ const RESERVED: &[&str] = &[
     "timeout",
     "from_arc",
     "inner",
+    "contract",
+    "discover",
+    "servers",
+    "fan_out",
+    "from_core",
 ];
 
 /// Attributes that make sense on the generated client method too.

@@ -36,7 +36,9 @@ use livekit_api::access_token::{AccessTokenError, Claims, TokenVerifier};
 
 use crate::error::Error;
 use crate::participant::Participant;
-use crate::proto::{self, participant_info, DataPacket, Message, ParticipantInfo};
+use crate::proto::{
+    self, participant_info, DataPacket, Message, ParticipantInfo, UpdateParticipantMetadata,
+};
 use crate::room::{
     BoxFuture, Connection, JoinOptions, MemoryRoom, ParticipantKind, RemoteParticipant,
     RemoteRegistry, RoomEvent, Transport, TransportError,
@@ -55,6 +57,10 @@ pub const FRAME_TOKEN: u8 = 0x05;
 /// Frame type: why the room is closing the connection.
 pub const FRAME_CLOSE: u8 = 0x06;
 /// Largest frame either side accepts.
+/// Client -> room: a `livekit.UpdateParticipantMetadata` whose `attributes` are merged
+/// into the client's (an empty value deletes a key); the others get a PARTICIPANT frame.
+pub const FRAME_ATTRIBUTES: u8 = 0x07;
+/// The largest frame body, in bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// How long the room waits for a new connection's JOIN by default.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -419,6 +425,13 @@ async fn serve_connection(
                         .unwrap_or_else(|| RemoteParticipant::with_identity(identity));
                     participant_frame(&remote, participant_info::State::Disconnected)
                 }
+                // An update is the participant's PARTICIPANT frame again, as LiveKit
+                // sends a ParticipantUpdate with the whole ParticipantInfo.
+                RoomEvent::ParticipantUpdated(remote) => {
+                    let frame = participant_frame(&remote, participant_info::State::Active);
+                    known.insert(remote.identity.clone(), remote);
+                    frame
+                }
             };
             writer.write_all(&frame).await?;
         }
@@ -440,6 +453,14 @@ async fn serve_connection(
                         .map_err(|e| format!("malformed DATA frame: {e}"))?;
                     if let Err(e) = transport.publish(packet).await {
                         return Err::<(), String>(format!("cannot publish: {e}"));
+                    }
+                }
+                FRAME_ATTRIBUTES => {
+                    let update = UpdateParticipantMetadata::decode(body.as_slice())
+                        .map_err(|e| format!("malformed ATTRIBUTES frame: {e}"))?;
+                    // LiveKit refuses such an update and keeps the connection: so do we.
+                    if let Err(e) = transport.set_attributes(update.attributes) {
+                        tracing::warn!(identity, error = %e, "attribute update refused");
                     }
                 }
                 other => return Err(format!("unexpected frame type {other:#04x}")),
@@ -480,6 +501,16 @@ impl Transport for BridgeTransport {
     fn leave(&self) {
         // Closing the queue makes the writer shut the connection down: leaving.
         let _ = self.frames.send(Vec::new());
+    }
+
+    fn set_attributes(&self, changes: HashMap<String, String>) -> Result<(), TransportError> {
+        let update = UpdateParticipantMetadata {
+            attributes: changes,
+            ..Default::default()
+        };
+        self.frames
+            .send(encode_frame(FRAME_ATTRIBUTES, &update.encode_to_vec()))
+            .map_err(|_| TransportError::Disconnected)
     }
 }
 
@@ -604,8 +635,13 @@ fn room_event(
             }
             Ok(info) => {
                 let remote = RemoteParticipant::from_info(&info);
+                let known = registry.contains(&remote.identity);
                 registry.insert(remote.clone());
-                Ok(Some(RoomEvent::ParticipantJoined(remote)))
+                Ok(Some(if known {
+                    RoomEvent::ParticipantUpdated(remote)
+                } else {
+                    RoomEvent::ParticipantJoined(remote)
+                }))
             }
             Err(e) => Err(format!("malformed PARTICIPANT frame from the room: {e}")),
         },

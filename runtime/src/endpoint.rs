@@ -2,11 +2,13 @@
 //! unregister a method. Below the participant, so every participant type implements it
 //! where it is defined.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::{Error, RpcError, RpcErrorCode};
-use crate::room::RemoteParticipant;
+use crate::room::{BoxFuture, RemoteParticipant};
 pub use crate::rpc::RawHandler;
 use crate::rpc::{CallerPolicy, PerformRpcData, RpcInvocationData};
 
@@ -50,4 +52,37 @@ pub trait RpcEndpoint: Clone + Send + Sync + 'static {
 
     /// Stops serving `method`.
     fn unregister_raw(&self, method: &str) -> bool;
+
+    /// Merges `changes` into our participant attributes (an empty value deletes a key).
+    /// [`Participant`](crate::Participant) applies them before returning the future, so
+    /// updates keep their order; the default cannot set attributes.
+    fn set_attributes(
+        &self,
+        changes: HashMap<String, String>,
+    ) -> BoxFuture<'static, Result<(), Error>> {
+        let _ = changes;
+        Box::pin(async {
+            Err(Error::Unsupported(
+                "this participant type cannot set participant attributes".into(),
+            ))
+        })
+    }
+
+    /// The other participants as this endpoint knows them (discovery reads their
+    /// attributes); the default knows nobody.
+    fn remote_participants(&self) -> Vec<RemoteParticipant> {
+        Vec::new()
+    }
+
+    /// A number that changes whenever someone joins, leaves or updates attributes.
+    fn room_version(&self) -> u64 {
+        0
+    }
+
+    /// Resolves once [`RpcEndpoint::room_version`] is no longer `seen`; the default
+    /// wakes every 100 ms to look again.
+    fn room_changed(&self, seen: u64) -> BoxFuture<'static, ()> {
+        let _ = seen;
+        Box::pin(tokio::time::sleep(Duration::from_millis(100)))
+    }
 }

@@ -291,4 +291,59 @@ pub enum Error {
     /// A network error from the room wire bridge.
     #[error("bridge: {0}")]
     Bridge(String),
+    /// Participant attributes could not be set.
+    #[error(transparent)]
+    Attributes(#[from] AttributesError),
+    /// We are no longer in the room.
+    #[error("not connected to the room")]
+    NotConnected,
+    /// The room link failed.
+    #[error("room: {0}")]
+    Room(String),
+    /// What this participant type cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// No participant served the service within the wait.
+    #[error(
+        "no participant serves {service:?} after waiting {waited:?} (present: {present:?}); \
+         is the server in the room and serving it?"
+    )]
+    ServiceNotFound {
+        /// The service (trait name).
+        service: String,
+        /// How long we waited.
+        waited: std::time::Duration,
+        /// Who was in the room.
+        present: Vec<String>,
+    },
+    /// Several participants serve the service, so "the" server is ambiguous.
+    #[error(
+        "{service:?} is served by {identities:?}: pick one with <Trait>Client::new(participant, identity) \
+         or call them all with <Trait>Client::fan_out"
+    )]
+    ServiceAmbiguous {
+        /// The service (trait name).
+        service: String,
+        /// Everyone serving it, sorted.
+        identities: Vec<String>,
+    },
+}
+
+/// Why attributes could not be updated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttributesError {
+    /// The merged attributes would exceed 64 KiB.
+    #[error(
+        "participant attributes would take {bytes} bytes (keys plus values) after this update; \
+         LiveKit allows {max} in all: delete keys (set them to \"\") or store less"
+    )]
+    TooLarge {
+        /// Their size after the update.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An empty key.
+    #[error("participant attribute keys must not be empty")]
+    EmptyKey,
 }

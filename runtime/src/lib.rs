@@ -144,6 +144,24 @@
 //! JavaScript numbers are exact up to 2^53 - 1: 64-bit integer fields are marked in the
 //! generated docs (send larger values as strings). `Vec<u8>` is an array of numbers.
 //!
+//! ## Finding the server: attributes, discovery and fan-out
+//!
+//! Participants have LiveKit's attributes: [`JoinOptions::attributes`] at join,
+//! [`Participant::set_attributes`] to merge changes (an empty value deletes a key; at most
+//! 64 KiB of keys and values), [`RemoteParticipant::attributes`] to read others', and
+//! [`Participant::wait_for_remotes`] to await a change. Serving a typed service publishes
+//! its manifest attribute (key scheme in [`discovery`]) once every method is registered
+//! and deletes it when the `Serving` guard goes, so `<Trait>Client::discover(&participant,
+//! timeout)` returns a client for the one participant serving the trait — it never meets
+//! UNSUPPORTED_METHOD because of a server still starting — or says there is none
+//! ([`Error::ServiceNotFound`]) or several ([`Error::ServiceAmbiguous`], listing them).
+//! `<Trait>Client::fan_out(&participant)` has the client's methods and calls every server
+//! at once, returning one typed result per identity; a slow, failing or departing server
+//! costs only its own entry. [`Participant::wait_for_service`] and
+//! [`Participant::servers`] are the untyped forms. With `contract`, a service also answers
+//! `<namespace>.__describe` with its contract JSON, so a peer in any language can fetch
+//! the schemas at run time.
+//!
 //! ## Evolving a trait without breaking older peers
 //!
 //! - Add parameters as `Option<T>` (or with `#[serde(default)]`): older callers leave them
@@ -175,6 +193,7 @@
 
 pub mod bridge;
 pub mod contract;
+pub mod discovery;
 mod endpoint;
 pub mod error;
 mod limits;

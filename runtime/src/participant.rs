@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::endpoint::{RawHandler, RpcEndpoint};
 use crate::error::{Error, RpcError};
 use crate::proto::{self, data_packet, DataPacket};
 use crate::room::{
-    Connection, JoinOptions, MemoryRoom, RemoteParticipant, RemoteRegistry, RoomEvent,
+    merge_attributes, BoxFuture, Connection, JoinOptions, MemoryRoom, RemoteParticipant,
+    RemoteRegistry, RoomEvent, TransportError,
 };
 use crate::rpc::{self, CallerPolicy, PerformRpcData, RpcEngine, RpcInvocationData};
 use crate::streams::incoming::{IncomingStreams, Opened};
@@ -47,6 +48,10 @@ pub(crate) struct Core {
     options: JoinOptions,
     remotes: RemoteRegistry,
     presence: Notify,
+    /// Counts joins, leaves and attribute updates, so a waiter misses none.
+    room_version: watch::Sender<u64>,
+    /// Our own attributes, as the room last accepted them.
+    attributes: Mutex<HashMap<String, String>>,
     streams: Mutex<IncomingStreams>,
     text_handlers: Mutex<HashMap<String, TextHandler>>,
     byte_handlers: Mutex<HashMap<String, ByteHandler>>,
@@ -67,13 +72,39 @@ impl Core {
     fn handle_event(self: &Arc<Self>, event: RoomEvent) {
         match event {
             RoomEvent::Data(packet) => self.handle_packet(*packet),
-            RoomEvent::ParticipantJoined(_) => self.presence.notify_waiters(),
+            RoomEvent::ParticipantJoined(_) | RoomEvent::ParticipantUpdated(_) => {
+                self.room_changed()
+            }
             RoomEvent::ParticipantLeft(identity) => {
                 lock(&self.streams).sender_left(&identity);
                 self.rpc.participant_left(&identity);
-                self.presence.notify_waiters();
+                self.room_changed();
             }
         }
+    }
+
+    fn room_changed(&self) {
+        self.room_version.send_modify(|v| *v += 1);
+        self.presence.notify_waiters();
+    }
+
+    /// Applies `changes` to our attributes: checked against LiveKit's rules, sent to the
+    /// room, and recorded once the room link took them, all before returning.
+    fn set_attributes(&self, changes: HashMap<String, String>) -> Result<(), Error> {
+        if !self.is_connected() {
+            return Err(Error::NotConnected);
+        }
+        let mut current = lock(&self.attributes);
+        let merged = merge_attributes(&current, &changes)?;
+        self.sender
+            .transport()
+            .set_attributes(changes)
+            .map_err(|e| match e {
+                TransportError::Disconnected => Error::NotConnected,
+                other => Error::Room(other.to_string()),
+            })?;
+        *current = merged;
+        Ok(())
     }
 
     fn handle_packet(self: &Arc<Self>, packet: DataPacket) {
@@ -136,7 +167,7 @@ impl Core {
             self.sender.transport().leave();
             self.rpc.pending.local_left();
             lock(&self.streams).close_all("the local participant left the room");
-            self.presence.notify_waiters();
+            self.room_changed();
         }
     }
 }
@@ -214,11 +245,14 @@ impl Participant {
             connected.clone(),
             sender.clone(),
         ));
+        let own_attributes = options.attributes.clone();
         let core = Arc::new(Core {
             identity,
             options,
             remotes,
             presence: Notify::new(),
+            room_version: watch::Sender::new(0),
+            attributes: Mutex::new(own_attributes),
             streams: Mutex::new(streams),
             text_handlers: Mutex::default(),
             byte_handlers: Mutex::default(),
@@ -264,6 +298,78 @@ impl Participant {
     /// Another participant, if it is in the room.
     pub fn remote_participant(&self, identity: &str) -> Option<RemoteParticipant> {
         self.core().remotes.get(identity)
+    }
+
+    /// Our participant attributes, as the room last accepted them.
+    pub fn attributes(&self) -> HashMap<String, String> {
+        lock(&self.core().attributes).clone()
+    }
+
+    /// Updates our participant attributes with LiveKit's merge rule: a non-empty value
+    /// sets its key, an empty value deletes it, other keys stay. The result may take at
+    /// most 64 KiB (keys plus values); over that nothing changes and the error says so.
+    /// Everyone else sees the new attributes on their [`RemoteParticipant`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::collections::HashMap;
+    /// use std::time::Duration;
+    /// use livekit_typed_rpc::MemoryRoom;
+    /// let room = MemoryRoom::new();
+    /// let alice = room.join("alice").await.unwrap();
+    /// let bob = room.join("bob").await.unwrap();
+    /// alice.set_attributes(HashMap::from([("mood".into(), "calm".into())])).await.unwrap();
+    /// let seen = bob
+    ///     .wait_for_remotes(Duration::from_secs(1), |remotes| {
+    ///         remotes.iter().find_map(|r| r.attributes.get("mood").cloned())
+    ///     })
+    ///     .await;
+    /// assert_eq!(seen.as_deref(), Some("calm"));
+    /// # }
+    /// ```
+    pub async fn set_attributes(&self, changes: HashMap<String, String>) -> Result<(), Error> {
+        self.core().set_attributes(changes)
+    }
+
+    /// Waits until `check` finds what it looks for among the other participants (their
+    /// identities, kinds and attributes), looking again after every join, leave and
+    /// attribute update; `None` after `timeout`.
+    pub async fn wait_for_remotes<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&[RemoteParticipant]) -> Option<T>,
+    ) -> Option<T> {
+        let mut version = self.core().room_version.subscribe();
+        let wait = async {
+            loop {
+                version.borrow_and_update();
+                if let Some(found) = check(&self.core().remotes.all()) {
+                    return Some(found);
+                }
+                if version.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
+    /// Waits until exactly one other participant serves the `#[livekit_rpc]` service
+    /// `service` (the trait name), as its manifest attribute says, and returns its
+    /// identity. Several servers and none within `timeout` are distinct errors
+    /// ([`Error::ServiceAmbiguous`] lists them). Typed clients have
+    /// `<Trait>Client::discover`.
+    pub async fn wait_for_service(
+        &self,
+        service: &str,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        crate::discovery::wait_for_service(self, service, &[], timeout).await
+    }
+
+    /// The identities serving `service` now, sorted.
+    pub fn servers(&self, service: &str) -> Vec<String> {
+        crate::discovery::servers(self, service, &[])
     }
 
     /// Waits until `identity` is in the room (calling a peer before it arrives is the most
@@ -488,6 +594,29 @@ impl RpcEndpoint for Participant {
 
     fn unregister_raw(&self, method: &str) -> bool {
         self.unregister_rpc_method(method)
+    }
+
+    fn set_attributes(
+        &self,
+        changes: HashMap<String, String>,
+    ) -> BoxFuture<'static, Result<(), Error>> {
+        let result = self.core().set_attributes(changes);
+        Box::pin(async move { result })
+    }
+
+    fn remote_participants(&self) -> Vec<RemoteParticipant> {
+        self.core().remotes.all()
+    }
+
+    fn room_version(&self) -> u64 {
+        *self.core().room_version.borrow()
+    }
+
+    fn room_changed(&self, seen: u64) -> BoxFuture<'static, ()> {
+        let mut version = self.core().room_version.subscribe();
+        Box::pin(async move {
+            let _ = version.wait_for(|v| *v != seen).await;
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 pub use livekit_protocol::{
     client_info::Capability, data_packet, data_stream, participant_info, rpc_response, DataPacket,
     EncryptedPacket, ParticipantInfo, RpcAck, RpcError, RpcRequest, RpcResponse,
+    UpdateParticipantMetadata,
 };
 pub use prost::Message;
 

@@ -205,7 +205,7 @@ impl LkPeer {
                         let _ = inp.send(InputEvent::AbortStreamsFrom(identity.clone()));
                         c.handle_participant_disconnected(&identity);
                     }
-                    RoomEvent::ParticipantJoined(_) => {}
+                    RoomEvent::ParticipantJoined(_) | RoomEvent::ParticipantUpdated(_) => {}
                 }
             }
         });

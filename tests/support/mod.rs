@@ -4,6 +4,7 @@
 
 pub mod js;
 pub mod lk;
+pub mod rss;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -23,6 +23,23 @@ pub fn render(service: &Service) -> TokenStream {
     );
     let methods = service.methods.iter().map(|m| method(service, m));
     let consts = super::wire_name_consts(service);
+    let wires = service.methods.iter().map(|m| {
+        let (wire, cfgs) = (&m.wire_name, &m.cfgs);
+        quote!(#(#cfgs)* #wire)
+    });
+    let name = ident.to_string();
+    let fan_out = super::fan_out::ident(service);
+    let discover_doc = format!(
+        "Waits until exactly one other participant serves [`{ident}`] (its manifest \
+         attribute lists every method of this client) and returns a client addressed to it. \
+         None within `timeout`, and several, are distinct errors \
+         (`Error::ServiceNotFound`, `Error::ServiceAmbiguous` listing them)."
+    );
+    let servers_doc = format!("The identities serving [`{ident}`] now, sorted.");
+    let fan_out_doc = format!(
+        "Calls every participant serving [`{ident}`] at once: [`{fan_out}`] has the same \
+         methods, each returning one result per server."
+    );
     quote! {
         #(#cfgs)*
         #[doc = #doc]
@@ -60,6 +77,32 @@ pub fn render(service: &Service) -> TokenStream {
                 self.__lk.timeout()
             }
 
+            #[doc(hidden)]
+            const __LK_WIRES: &'static [&'static str] = &[#(#wires),*];
+
+            #[doc = #discover_doc]
+            pub async fn discover(
+                endpoint: &P,
+                timeout: ::core::time::Duration,
+            ) -> ::core::result::Result<Self, #krate::Error> {
+                let identity = #krate::__private::wait_for_service(endpoint, #name, Self::__LK_WIRES, timeout).await?;
+                ::core::result::Result::Ok(Self::new(::core::clone::Clone::clone(endpoint), identity))
+            }
+
+            #[doc = #servers_doc]
+            pub fn servers(endpoint: &P) -> ::std::vec::Vec<::std::string::String> {
+                #krate::__private::servers(endpoint, #name, Self::__LK_WIRES)
+            }
+
+            #[doc = #fan_out_doc]
+            pub fn fan_out(endpoint: &P) -> #fan_out<P> {
+                #fan_out::from_core(#krate::__private::FanOutCore::new(
+                    ::core::clone::Clone::clone(endpoint),
+                    #name,
+                    Self::__LK_WIRES,
+                ))
+            }
+
             #(#methods)*
         }
 
@@ -77,25 +120,52 @@ fn method(service: &Service, m: &Method) -> TokenStream {
         ident,
         wire_name,
         carried,
-        output,
         ..
     } = m;
-    let params: Vec<_> = m.wire_params().collect();
-    let args = params.iter().map(|p| {
-        let (name, ty) = (&p.ident, &p.ty);
-        quote!(#name: #ty)
-    });
-    let ok = match &output.ok {
+    let args = params(m);
+    let (ok, err) = result_types(m);
+    let payload = payload(service, m);
+
+    let finish = finish(m, quote!(self.__lk.call(#wire_name, #payload).await));
+    quote! {
+        #(#carried)*
+        pub async fn #ident(&self, #(#args),*)
+            -> ::core::result::Result<#ok, #krate::CallError<#err>>
+        {
+            #finish
+        }
+    }
+}
+
+/// `name: Type` for each wire parameter.
+pub(crate) fn params(m: &Method) -> Vec<TokenStream> {
+    m.wire_params()
+        .map(|p| {
+            let (name, ty) = (&p.ident, &p.ty);
+            quote!(#name: #ty)
+        })
+        .collect()
+}
+
+/// The success and error types a call returns.
+pub(crate) fn result_types(m: &Method) -> (TokenStream, TokenStream) {
+    let ok = match &m.output.ok {
         Some(t) => quote!(#t),
         None => quote!(()),
     };
-    let err = match &output.err {
+    let err = match &m.output.err {
         Some(e) => quote!(#e),
         None => quote!(::core::convert::Infallible),
     };
+    (ok, err)
+}
 
-    let payload = if m.raw {
-        match params.first() {
+/// The payload of a call: the raw string, or the encoded arguments object.
+pub(crate) fn payload(service: &Service, m: &Method) -> TokenStream {
+    let krate = krate();
+    let wire_name = &m.wire_name;
+    if m.raw {
+        match m.wire_params().next() {
             Some(p) => {
                 let name = &p.ident;
                 quote!(::core::result::Result::Ok(#name))
@@ -109,10 +179,14 @@ fn method(service: &Service, m: &Method) -> TokenStream {
             ParamKind::Context => None,
         });
         quote!(#krate::__private::encode_args(#wire_name, &#args_ty { #(#fields),* }))
-    };
+    }
+}
 
-    let reply = quote!(self.__lk.call(#wire_name, #payload).await);
-    let finish = match (&output.ok, &output.err, m.raw) {
+/// Turns `reply` (a `Result<String, RpcError>`) into the typed result.
+pub(crate) fn finish(m: &Method, reply: TokenStream) -> TokenStream {
+    let krate = krate();
+    let wire_name = &m.wire_name;
+    match (&m.output.ok, &m.output.err, m.raw) {
         (None, None, _) => quote!(#krate::__private::finish_unit_infallible(#wire_name, #reply)),
         (None, Some(e), _) => {
             quote_spanned!(e.span()=> #krate::__private::finish_unit_fallible::<#e>(#wire_name, #reply))
@@ -126,14 +200,6 @@ fn method(service: &Service, m: &Method) -> TokenStream {
         }
         (Some(t), Some(e), false) => {
             quote_spanned!(t.span()=> #krate::__private::finish_fallible::<#t, #e>(#wire_name, #reply))
-        }
-    };
-    quote! {
-        #(#carried)*
-        pub async fn #ident(&self, #(#args),*)
-            -> ::core::result::Result<#ok, #krate::CallError<#err>>
-        {
-            #finish
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn render(service: &Service) -> TokenStream {
         Some(ns) => quote!(::core::option::Option::Some(#ns)),
         None => quote!(::core::option::Option::None),
     };
-    let builder = format_ident!("__lk_contract_{}", ident);
+    let builder = builder_ident(service);
     let methods = service.methods.iter().map(|m| method(service, m));
     let doc = format!(
         "The contract of [`{ident}`]: wire names, docs and JSON Schemas of every method, for \
@@ -58,6 +58,11 @@ pub fn render(service: &Service) -> TokenStream {
             }
         }
     }
+}
+
+/// The hidden function building the contract, shared by the client, server and Service.
+pub fn builder_ident(service: &Service) -> syn::Ident {
+    format_ident!("__lk_contract_{}", service.ident)
 }
 
 fn method(service: &Service, m: &Method) -> TokenStream {

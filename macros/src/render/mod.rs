@@ -2,6 +2,7 @@
 
 mod client;
 mod contract;
+mod fan_out;
 mod server;
 
 use proc_macro2::TokenStream;
@@ -21,10 +22,12 @@ pub fn service(service: &Service) -> TokenStream {
     let client = client::render(service);
     let server = server::render(service);
     let contract = contract::render(service);
+    let fan_out = fan_out::render(service);
     quote! {
         #trait_def
         #(#args)*
         #client
+        #fan_out
         #server
         #contract
     }

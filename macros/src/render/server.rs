@@ -28,6 +28,19 @@ pub fn render(service: &Service) -> TokenStream {
         quote!(#(#cfgs)* #wire)
     });
     let consts = super::wire_name_consts(service);
+    let name = ident.to_string();
+    let namespace = match &service.namespace {
+        Some(ns) => quote!(::core::option::Option::Some(#ns)),
+        None => quote!(::core::option::Option::None),
+    };
+    let contract_fn = service.contract.then(|| {
+        let builder = super::contract::builder_ident(service);
+        quote! {
+            fn contract() -> ::core::option::Option<#krate::__private::ServiceContract> {
+                ::core::option::Option::Some(#builder())
+            }
+        }
+    });
     let handle_fns = service.methods.iter().map(|m| handle_fn(service, m));
     let arms = service.methods.iter().map(|m| {
         let (wire, cfgs, handle) = (&m.wire_name, &m.cfgs, handle_ident(m));
@@ -88,6 +101,9 @@ pub fn render(service: &Service) -> TokenStream {
         #(#cfgs)*
         impl<T: #bound> #krate::Service for #server<T> {
             const METHODS: &'static [&'static str] = &[#(#wires),*];
+            const NAME: &'static str = #name;
+            const NAMESPACE: ::core::option::Option<&'static str> = #namespace;
+            #contract_fn
 
             #[allow(unused_variables)]
             fn call(

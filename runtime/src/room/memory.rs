@@ -1,7 +1,7 @@
 //! The in-process room: stamps senders, routes by destination, delivers reliably and in
 //! order, announces joins and leaves, and can enforce LiveKit's message size and add latency.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -11,8 +11,8 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::proto::{DataPacket, Message};
 use crate::room::{
-    BoxFuture, Connection, JoinOptions, RemoteParticipant, RemoteRegistry, RoomEvent, Transport,
-    TransportError,
+    attributes_size, merge_attributes, AttributesError, BoxFuture, Connection, JoinOptions,
+    RemoteParticipant, RemoteRegistry, RoomEvent, Transport, TransportError, MAX_ATTRIBUTES_BYTES,
 };
 
 /// How a [`MemoryRoom`] behaves.
@@ -109,6 +109,14 @@ impl MemoryRoom {
     pub fn connect(&self, identity: &str, options: JoinOptions) -> Result<Connection, Error> {
         if identity.is_empty() {
             return Err(Error::InvalidIdentity(identity.to_owned()));
+        }
+        let bytes = attributes_size(&options.attributes);
+        if bytes > MAX_ATTRIBUTES_BYTES {
+            return Err(AttributesError::TooLarge {
+                bytes,
+                max: MAX_ATTRIBUTES_BYTES,
+            }
+            .into());
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let sink = if self.inner.config.latency.is_zero() {
@@ -346,5 +354,29 @@ impl Transport for MemoryTransport {
             }
             announce_leave(&mut state, &self.identity, room.config.latency);
         }
+    }
+
+    fn set_attributes(&self, changes: HashMap<String, String>) -> Result<(), TransportError> {
+        let room = &self.room;
+        let mut state = lock(&room.state);
+        let member = match state.members.get_mut(&self.identity) {
+            Some(m) if m.connection_id == self.connection_id => m,
+            _ => return Err(TransportError::Disconnected),
+        };
+        member.info.attributes = merge_attributes(&member.info.attributes, &changes)
+            .map_err(|e| TransportError::Other(e.to_string()))?;
+        let info = member.info.clone();
+        for (identity, member) in &state.members {
+            if *identity != self.identity {
+                member.remotes.insert(info.clone());
+            }
+        }
+        broadcast(
+            &mut state,
+            &self.identity,
+            RoomEvent::ParticipantUpdated(info),
+            room.config.latency,
+        );
+        Ok(())
     }
 }

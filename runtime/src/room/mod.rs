@@ -1,6 +1,7 @@
 //! The seam the engine runs on ([`Transport`] and [`Connection`]), what a participant
 //! advertises ([`JoinOptions`]), and the in-process [`MemoryRoom`].
 
+mod attributes;
 mod memory;
 
 use std::collections::HashMap;
@@ -18,6 +19,10 @@ use crate::proto::{self, DataPacket};
 /// standard client, an agent, a SIP caller, an ingress or egress, ...
 pub use crate::proto::participant_info::Kind as ParticipantKind;
 
+pub use attributes::{
+    attributes_size, merge_attributes, AttributesError, MAX_ATTRIBUTES_BYTES,
+    RESERVED_ATTRIBUTE_PREFIX,
+};
 pub use memory::{MemoryRoom, RecordedPacket, RoomConfig};
 
 /// A boxed, sendable future, as [`Transport`] returns.
@@ -186,6 +191,8 @@ pub enum RoomEvent {
     ParticipantJoined(RemoteParticipant),
     /// A participant left.
     ParticipantLeft(String),
+    /// A participant's attributes changed; this is how it is now.
+    ParticipantUpdated(RemoteParticipant),
 }
 
 /// The sending half of a participant's link to its room.
@@ -196,6 +203,15 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Leaves the room; everyone else sees `ParticipantLeft`.
     fn leave(&self);
+
+    /// Merges `changes` into our participant attributes (an empty value deletes a key);
+    /// everyone else sees `ParticipantUpdated`. Applied in call order with publishes.
+    fn set_attributes(&self, changes: HashMap<String, String>) -> Result<(), TransportError> {
+        let _ = changes;
+        Err(TransportError::Other(
+            "this room link cannot update participant attributes".into(),
+        ))
+    }
 }
 
 /// A participant's link to a room: what it publishes through and what it receives.
@@ -227,9 +243,14 @@ impl RemoteRegistry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a participant that joined.
+    /// Records a participant that joined, or how it is after an update.
     pub fn insert(&self, remote: RemoteParticipant) {
         self.lock().insert(remote.identity.clone(), remote);
+    }
+
+    /// Whether `identity` is known.
+    pub fn contains(&self, identity: &str) -> bool {
+        self.lock().contains_key(identity)
     }
 
     /// Forgets a participant that left.

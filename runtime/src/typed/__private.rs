@@ -14,6 +14,8 @@ pub use crate::contract::schema::{
     error_contract, method_contract, raw_method_contract, raw_result, type_schema,
 };
 pub use crate::contract::ServiceContract;
+pub use crate::discovery::{servers, wait_for_service};
+pub use crate::error::Error;
 
 pub use super::{RpcContext, Service};
 pub use crate::endpoint::{RawHandler, RpcEndpoint};
@@ -78,6 +80,99 @@ impl<P: RpcEndpoint> ClientCore<P> {
         }
         self.endpoint.perform_rpc(data).await
     }
+}
+
+/// The state behind a generated fan-out: calls every participant serving the service.
+#[derive(Clone, Debug)]
+pub struct FanOutCore<P> {
+    endpoint: P,
+    service: &'static str,
+    methods: &'static [&'static str],
+    timeout: Option<Duration>,
+}
+
+impl<P: RpcEndpoint> FanOutCore<P> {
+    pub fn new(endpoint: P, service: &'static str, methods: &'static [&'static str]) -> Self {
+        Self {
+            endpoint,
+            service,
+            methods,
+            timeout: None,
+        }
+    }
+
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..self.clone()
+        }
+    }
+
+    pub fn endpoint(&self) -> &P {
+        &self.endpoint
+    }
+
+    pub fn servers(&self) -> Vec<String> {
+        servers(&self.endpoint, self.service, self.methods)
+    }
+
+    /// Calls `method` on every server at once with one encoded payload; each answer is
+    /// its server's own, so a slow or failing server costs only its entry.
+    pub async fn call_all(
+        &self,
+        method: &str,
+        payload: Result<String, RpcError>,
+    ) -> Vec<(String, Result<String, RpcError>)> {
+        let servers = self.servers();
+        let payload = match payload {
+            Ok(payload) => payload,
+            Err(e) => return servers.into_iter().map(|s| (s, Err(e.clone()))).collect(),
+        };
+        let mut calls = tokio::task::JoinSet::new();
+        for (index, identity) in servers.iter().enumerate() {
+            let endpoint = self.endpoint.clone();
+            let mut data = PerformRpcData {
+                destination_identity: identity.clone(),
+                method: method.to_owned(),
+                payload: payload.clone(),
+                ..Default::default()
+            };
+            if let Some(t) = self.timeout {
+                data.response_timeout = t;
+            }
+            calls.spawn(async move { (index, endpoint.perform_rpc(data).await) });
+        }
+        let mut replies: Vec<Option<Result<String, RpcError>>> = vec![None; servers.len()];
+        while let Some(done) = calls.join_next().await {
+            match done {
+                Ok((index, reply)) => replies[index] = Some(reply),
+                Err(e) => tracing::warn!(error = %e, "a fan-out call task failed"),
+            }
+        }
+        servers
+            .into_iter()
+            .zip(replies)
+            .map(|(identity, reply)| {
+                let reply = reply.unwrap_or_else(|| {
+                    Err(local_error(
+                        "the call's task ended without an answer".into(),
+                    ))
+                });
+                (identity, reply)
+            })
+            .collect()
+    }
+}
+
+/// One typed result per server, by identity.
+pub fn collect_fan_out<T>(
+    replies: Vec<(String, Result<String, RpcError>)>,
+    mut finish: impl FnMut(Result<String, RpcError>) -> T,
+) -> std::collections::BTreeMap<String, T> {
+    replies
+        .into_iter()
+        .map(|(identity, reply)| (identity, finish(reply)))
+        .collect()
 }
 
 fn local_error(detail: String) -> RpcError {

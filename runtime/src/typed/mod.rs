@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::contract::ServiceContract;
+use crate::discovery::{manifest_change, ServiceManifest, MANIFEST_VERSION};
 pub use crate::endpoint::{RawHandler, RpcEndpoint};
 use crate::error::{Error, RpcError};
 use crate::participant::Participant;
@@ -19,6 +21,22 @@ pub mod __private;
 pub trait Service: Send + Sync + 'static {
     /// Wire names of the methods the service serves.
     const METHODS: &'static [&'static str];
+
+    /// The service's name (the trait's): serving publishes a manifest attribute under it
+    /// (see [`crate::discovery`]); empty publishes none.
+    const NAME: &'static str = "";
+
+    /// The trait's namespace, if any.
+    const NAMESPACE: Option<&'static str> = None;
+
+    /// The service's contract, for traits with `#[livekit_rpc(contract)]`: serving then
+    /// also answers `<namespace>.__describe` with it.
+    fn contract() -> Option<ServiceContract>
+    where
+        Self: Sized,
+    {
+        None
+    }
 
     /// Handles one call of `method` (one of [`Service::METHODS`]), looking the method up
     /// by name; serving does not go through here but through [`Service::handlers`].
@@ -104,11 +122,26 @@ pub fn serve_with<P: RpcEndpoint, S: Service>(
             served: S::METHODS.iter().map(|m| (*m).to_owned()).collect(),
         });
     }
-    let mut registered: Vec<String> = Vec::with_capacity(S::METHODS.len());
-    for (method, handler) in Arc::new(service).handlers() {
-        let result = match options.policy_for(method) {
-            Some(policy) => endpoint.register_raw_with_policy(method, policy, handler),
-            None => endpoint.register_raw(method, handler),
+    let contract = S::contract();
+    let describe = contract.as_ref().map(|c| {
+        let method = format!("{}.__describe", S::NAMESPACE.unwrap_or(S::NAME));
+        let document = Arc::new(c.to_json().to_string());
+        let handler: RawHandler = Arc::new(move |_| {
+            let document = document.clone();
+            Box::pin(async move { Ok(document.to_string()) })
+        });
+        (method, handler)
+    });
+    let handlers = Arc::new(service)
+        .handlers()
+        .into_iter()
+        .map(|(method, handler)| (method.to_owned(), handler))
+        .chain(describe.clone());
+    let mut registered: Vec<String> = Vec::with_capacity(S::METHODS.len() + 1);
+    for (method, handler) in handlers {
+        let result = match options.policy_for(&method) {
+            Some(policy) => endpoint.register_raw_with_policy(&method, policy, handler),
+            None => endpoint.register_raw(&method, handler),
         };
         if let Err(e) = result {
             for m in &registered {
@@ -116,12 +149,47 @@ pub fn serve_with<P: RpcEndpoint, S: Service>(
             }
             return Err(e);
         }
-        registered.push((*method).to_owned());
+        registered.push(method);
+    }
+    // Published only now that every method answers, so a caller that discovers the
+    // service never meets UNSUPPORTED_METHOD.
+    let manifest = (!S::NAME.is_empty()).then(|| ServiceManifest {
+        v: MANIFEST_VERSION,
+        service: S::NAME.to_owned(),
+        namespace: S::NAMESPACE.map(str::to_owned),
+        methods: S::METHODS.iter().map(|m| (*m).to_owned()).collect(),
+        contract: contract.as_ref().map(ServiceContract::hash),
+        describe: describe.map(|(method, _)| method),
+    });
+    if let Some(manifest) = &manifest {
+        update_attributes(endpoint, manifest_change(&manifest.service, Some(manifest)));
     }
     Ok(Serving {
         endpoint: endpoint.clone(),
         methods: registered,
+        manifest: manifest.map(|m| m.service),
     })
+}
+
+/// Sends an attribute update without waiting: [`crate::Participant`] applies it at once,
+/// in order; other endpoints finish it on the runtime. A failure is logged, since serving
+/// works without a manifest (only discovery does not).
+fn update_attributes<P: RpcEndpoint>(endpoint: &P, changes: HashMap<String, String>) {
+    let update = endpoint.set_attributes(changes);
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                match update.await {
+                    // Gone from the room: so are our attributes.
+                    Ok(()) | Err(Error::NotConnected) => {}
+                    Err(e) => tracing::warn!(error = %e, "service manifest attribute not updated; discovery will not see this change"),
+                }
+            });
+        }
+        Err(_) => {
+            tracing::warn!("service manifest attribute not updated: no tokio runtime to send it on")
+        }
+    }
 }
 
 /// A served service; dropping it (or [`Serving::stop`]) unregisters its methods.
@@ -129,6 +197,8 @@ pub fn serve_with<P: RpcEndpoint, S: Service>(
 pub struct Serving<P: RpcEndpoint = Participant> {
     endpoint: P,
     methods: Vec<String>,
+    /// The service whose manifest attribute we published.
+    manifest: Option<String>,
 }
 
 impl<P: RpcEndpoint> Serving<P> {
@@ -143,6 +213,10 @@ impl<P: RpcEndpoint> Serving<P> {
 
 impl<P: RpcEndpoint> Drop for Serving<P> {
     fn drop(&mut self) {
+        // The manifest goes first: nobody discovers methods about to disappear.
+        if let Some(service) = &self.manifest {
+            update_attributes(&self.endpoint, manifest_change(service, None));
+        }
         for m in &self.methods {
             self.endpoint.unregister_raw(m);
         }

@@ -15,6 +15,7 @@ import {
   Encryption_Type,
   ParticipantInfo,
   ParticipantInfo_State,
+  UpdateParticipantMetadata,
 } from '@livekit/protocol';
 import IncomingDataStreamManager from './node_modules/livekit-client/src/room/data-stream/incoming/IncomingDataStreamManager';
 import OutgoingDataStreamManager from './node_modules/livekit-client/src/room/data-stream/outgoing/OutgoingDataStreamManager';
@@ -32,6 +33,7 @@ import { ApplicationError, Geo, RpcCallError } from '../../contract/geo';
 const FRAME_JOIN = 0x01;
 const FRAME_PARTICIPANT = 0x02;
 const FRAME_DATA = 0x03;
+const FRAME_ATTRIBUTES = 0x07;
 
 const [address, identity, protocolArg, compressionArg] = process.argv.slice(2);
 const [host, port] = address.split(':');
@@ -65,7 +67,11 @@ function sendFrame(kind: number, body: Uint8Array) {
 
 // What the Room keeps about remote participants: protocol and capabilities are read once,
 // from the first ParticipantInfo, as RemoteParticipant's constructor does.
-const remotes = new Map<string, { clientProtocol: number; capabilities: ClientInfo_Capability[] }>();
+// Attributes follow every ParticipantInfo, as Room.handleParticipantUpdates applies them.
+const remotes = new Map<
+  string,
+  { clientProtocol: number; capabilities: ClientInfo_Capability[]; attributes: Record<string, string> }
+>();
 
 // What RTCEngine offers the managers: sendDataPacket on the reliable channel, and events.
 class Engine extends EventEmitter {
@@ -136,8 +142,16 @@ function handleParticipant(info: ParticipantInfo) {
     rpcClient.handleParticipantDisconnected(info.identity);
     emit({ event: 'left', identity: info.identity });
   } else if (!remotes.has(info.identity)) {
-    remotes.set(info.identity, { clientProtocol: info.clientProtocol, capabilities: [...info.capabilities] });
-    emit({ event: 'joined', identity: info.identity, clientProtocol: info.clientProtocol });
+    remotes.set(info.identity, {
+      clientProtocol: info.clientProtocol,
+      capabilities: [...info.capabilities],
+      attributes: { ...info.attributes },
+    });
+    emit({ event: 'joined', identity: info.identity, clientProtocol: info.clientProtocol, attributes: info.attributes });
+  } else {
+    const remote = remotes.get(info.identity)!;
+    remote.attributes = { ...info.attributes };
+    emit({ event: 'attributes', identity: info.identity, attributes: info.attributes });
   }
 }
 
@@ -281,6 +295,11 @@ rl.on('line', async (line) => {
       emit({ id: cmd.id, ok: info.id });
     } else if (cmd.cmd === 'protocol_of') {
       emit({ id: cmd.id, ok: String(getProtocol(cmd.identity)) });
+    } else if (cmd.cmd === 'set_attributes') {
+      sendFrame(FRAME_ATTRIBUTES, new UpdateParticipantMetadata({ attributes: cmd.attributes }).toBinary());
+      emit({ id: cmd.id, ok: 'sent' });
+    } else if (cmd.cmd === 'attributes_of') {
+      emit({ id: cmd.id, ok: 'attributes', attributes: remotes.get(cmd.identity)?.attributes ?? null });
     } else if (cmd.cmd === 'geo_call') {
       try {
         const value = await geoCall(cmd);
