@@ -73,7 +73,7 @@ mod tests {
         assert_eq!(
             over,
             AttributesError::TooLarge {
-                bytes: MAX_ATTRIBUTES_BYTES + 1,
+                bytes: MAX_ATTRIBUTES_BYTES + 2,
                 max: MAX_ATTRIBUTES_BYTES
             }
         );
