@@ -9,11 +9,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use livekit_typed_rpc::bridge::{
-    self, encode_frame, read_frame, BridgeConfig, FRAME_DATA, FRAME_JOIN, FRAME_JOINED,
-    FRAME_PARTICIPANT,
+    self, encode_frame, read_frame, BridgeConfig, FRAME_ATTRIBUTES, FRAME_DATA, FRAME_JOIN,
+    FRAME_JOINED, FRAME_PARTICIPANT,
 };
 use livekit_typed_rpc::proto::{
     self, data_packet, participant_info, Message, ParticipantInfo, RpcAck,
+    UpdateParticipantMetadata,
 };
 use livekit_typed_rpc::{JoinOptions, MemoryRoom, PerformRpcData, RpcInvocationData};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -264,6 +265,11 @@ async fn bad_frames_close_only_the_offending_connection() {
         ),
         ("unknown frame type", encode_frame(0x7f, b"x"), true),
         (
+            "garbage ATTRIBUTES body",
+            encode_frame(FRAME_ATTRIBUTES, &[0xff, 0xff, 0xff]),
+            true,
+        ),
+        (
             "garbage DATA body",
             encode_frame(FRAME_DATA, &[0xff, 0xff, 0xff]),
             true,
@@ -410,4 +416,51 @@ async fn two_processes_call_each_other_through_the_bridge() {
             .map(|r| r.split(')').next().unwrap_or("").to_owned())
     };
     assert_ne!(pid(&guest_out), pid(&host_out));
+}
+
+fn attributes_frame(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let update = UpdateParticipantMetadata {
+        attributes: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
+    };
+    encode_frame(FRAME_ATTRIBUTES, &update.encode_to_vec())
+}
+
+#[tokio::test]
+async fn attribute_updates_over_the_limit_are_refused_and_the_connection_stays() {
+    let room = MemoryRoom::new();
+    let alice = room.join("alice").await.unwrap();
+    let server = bridge::serve(room.clone(), "127.0.0.1:0").await.unwrap();
+    let mut mallory = bridge_join(server.local_addr(), "mallory", 2, vec![]).await;
+    alice.wait_for_participant("mallory", WAIT).await.unwrap();
+
+    // 70 KiB in one update, then an empty key: both refused as LiveKit refuses them.
+    let big = "x".repeat(70 * 1024);
+    mallory
+        .write_all(&attributes_frame(&[("photo", &big)]))
+        .await
+        .unwrap();
+    mallory
+        .write_all(&attributes_frame(&[("", "v")]))
+        .await
+        .unwrap();
+    // The connection stays, and a good update after them is applied.
+    mallory
+        .write_all(&attributes_frame(&[("status", "ok")]))
+        .await
+        .unwrap();
+    let seen = alice
+        .wait_for_remotes(WAIT, |remotes| {
+            remotes
+                .iter()
+                .find(|r| r.identity == "mallory" && r.attributes.contains_key("status"))
+                .map(|r| r.attributes.clone())
+        })
+        .await
+        .expect("the good update arrives");
+    assert_eq!(seen.len(), 1, "only the good update was applied: {seen:?}");
+    assert!(room.identities().contains(&"mallory".to_string()));
 }
