@@ -336,11 +336,36 @@ fn contracts_carry_names_docs_order_and_codes() {
     assert_eq!(torture.methods[7].wire_name, "torture.raw");
     assert!(torture.methods[7].raw);
     assert_eq!(torture.methods[8].wire_name, "torture.rawOut");
-    // A type implementing ErrorCode without CODES says the codes are not declared; one
-    // without ErrorCode uses APPLICATION_ERROR.
     assert_eq!(
         torture.methods[6].error.as_ref().unwrap().codes,
         Some(vec![4100, 4101])
+    );
+    // A type implementing ErrorCode without CODES says the codes are not declared; one
+    // without ErrorCode uses APPLICATION_ERROR.
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+    struct Undeclared;
+    impl ErrorCode for Undeclared {
+        fn error_code(&self) -> u32 {
+            4200
+        }
+    }
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+    struct Plain;
+    /// Errors with and without declared codes.
+    #[livekit_rpc(contract)]
+    #[allow(dead_code)]
+    trait Codes {
+        async fn undeclared(&self) -> Result<(), Undeclared>;
+        async fn plain(&self) -> Result<(), Plain>;
+    }
+    let codes: Vec<_> = CodesServer::contract()
+        .methods
+        .into_iter()
+        .map(|m| m.error.unwrap().codes)
+        .collect();
+    assert_eq!(
+        codes,
+        [None, Some(vec![RpcErrorCode::ApplicationError as u32])]
     );
 
     // The hash is stable and follows the content.
@@ -497,11 +522,8 @@ const CASES: &[Case] = &[
 
 /// Runs `contract-check.mjs` on a job; returns its report.
 fn node_check(job: &Value) -> Value {
-    let dir = prepare_harness()
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .to_owned();
+    prepare_harness();
+    let dir = js_dir();
     let path = std::env::temp_dir().join(format!("lk-contract-job-{}.json", std::process::id()));
     std::fs::write(&path, job.to_string()).unwrap();
     let out = std::process::Command::new("node")
@@ -678,11 +700,8 @@ fn tool_names_that_collide_or_openai_refuses_are_refused_at_export() {
 
 #[test]
 fn generated_typescript_compiles_with_tsc_strict_against_livekit_client() {
-    let dir = prepare_harness()
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .to_owned();
+    prepare_harness();
+    let dir = js_dir();
     let out = std::process::Command::new("node")
         .args([
             "node_modules/typescript/bin/tsc",
@@ -698,7 +717,6 @@ fn generated_typescript_compiles_with_tsc_strict_against_livekit_client() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(js_dir(), dir);
 }
 
 // ------------------------------------------------------------------ with livekit-client

@@ -67,11 +67,7 @@ function sendFrame(kind: number, body: Uint8Array) {
 
 // What the Room keeps about remote participants: protocol and capabilities are read once,
 // from the first ParticipantInfo, as RemoteParticipant's constructor does.
-// Attributes follow every ParticipantInfo, as Room.handleParticipantUpdates applies them.
-const remotes = new Map<
-  string,
-  { clientProtocol: number; capabilities: ClientInfo_Capability[]; attributes: Record<string, string> }
->();
+const remotes = new Map<string, { clientProtocol: number; capabilities: ClientInfo_Capability[] }>();
 
 // What RTCEngine offers the managers: sendDataPacket on the reliable channel, and events.
 class Engine extends EventEmitter {
@@ -142,15 +138,10 @@ function handleParticipant(info: ParticipantInfo) {
     rpcClient.handleParticipantDisconnected(info.identity);
     emit({ event: 'left', identity: info.identity });
   } else if (!remotes.has(info.identity)) {
-    remotes.set(info.identity, {
-      clientProtocol: info.clientProtocol,
-      capabilities: [...info.capabilities],
-      attributes: { ...info.attributes },
-    });
+    remotes.set(info.identity, { clientProtocol: info.clientProtocol, capabilities: [...info.capabilities] });
     emit({ event: 'joined', identity: info.identity, clientProtocol: info.clientProtocol, attributes: info.attributes });
   } else {
-    const remote = remotes.get(info.identity)!;
-    remote.attributes = { ...info.attributes };
+    // A known participant's info again is an attribute update (Room.handleParticipantUpdates).
     emit({ event: 'attributes', identity: info.identity, attributes: info.attributes });
   }
 }
@@ -298,8 +289,6 @@ rl.on('line', async (line) => {
     } else if (cmd.cmd === 'set_attributes') {
       sendFrame(FRAME_ATTRIBUTES, new UpdateParticipantMetadata({ attributes: cmd.attributes }).toBinary());
       emit({ id: cmd.id, ok: 'sent' });
-    } else if (cmd.cmd === 'attributes_of') {
-      emit({ id: cmd.id, ok: 'attributes', attributes: remotes.get(cmd.identity)?.attributes ?? null });
     } else if (cmd.cmd === 'geo_call') {
       try {
         const value = await geoCall(cmd);
