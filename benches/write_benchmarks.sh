@@ -12,6 +12,47 @@ cargo bench --bench table -- --markdown > "$work/run1.md"
 cargo bench --bench table -- --markdown > "$work/run2.md"
 cargo bench --bench vs_js > "$work/vs_js.txt" 2>&1 || echo "(vs_js could not run: see cargo bench --bench vs_js)" > "$work/vs_js.txt"
 
+# Where the time of the row that misses its target goes: a CPU profile of compressed
+# 5 MB echoes (the table binary's own probe), summed by what the code is doing.
+table_exe=$(cargo bench --bench table --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
+if command -v perf > /dev/null \
+  && perf record -q -F 999 -o "$work/perf.data" -- "$table_exe" probe-compressed-5mb > /dev/null 2>&1; then
+  perf report -i "$work/perf.data" --no-children --sort symbol -q --percent-limit 0 2> /dev/null \
+    | awk '
+      { share = $1; sub(/%/, "", share) }
+      /miniz_oxide::deflate/ { c["compressing (miniz_oxide deflate)"] += share; next }
+      /miniz_oxide::inflate/ { c["inflating (miniz_oxide inflate)"] += share; next }
+      /memmove|memcpy|memset/ { c["copying and zeroing buffers (memmove, memset)"] += share; next }
+      /\[k\]/ { c["kernel (page faults of fresh buffers, scheduling)"] += share; next }
+      { c["everything else (protocol, runtime, allocator)"] += share }
+      END {
+        print "| where the CPU time goes | share of samples |"
+        print "|---|---|"
+        for (k in c) printf "| %s | %.1f %% |\n", k, c[k]
+      }' | { read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort -t'|' -k3 -rn; } > "$work/profile.md"
+else
+  echo "(perf could not run here: no profile this time)" > "$work/profile.md"
+fi
+
+# Run-to-run stability of every ratio: the two runs above, row by row.
+awk -F' [|] ' '
+  FNR == 1 { run++ }
+  /^[|] / && $4 ~ /x$/ {
+    name = $1; sub(/^[|] /, "", name)
+    r = $4; sub(/x$/, "", r)
+    if (run == 1) { order[++n] = name; first[name] = r } else { second[name] = r }
+  }
+  END {
+    print "| measurement | ratio, run 1 | ratio, run 2 | change | within ±10 % |"
+    print "|---|---|---|---|---|"
+    for (i = 1; i <= n; i++) {
+      k = order[i]
+      if (!(k in second) || first[k] == 0) continue
+      d = (second[k] - first[k]) / first[k] * 100
+      printf "| %s | %.2fx | %.2fx | %+.0f %% | %s |\n", k, first[k], second[k], d, (d <= 10 && d >= -10) ? "yes" : "no"
+    }
+  }' "$work/run1.md" "$work/run2.md" > "$work/stability.md"
+
 version_of() {
   awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
@@ -34,6 +75,14 @@ version_of() {
   echo "## Run 2"
   echo
   cat "$work/run2.md"
+  echo
+  echo "## Stability: the same ratios in both runs"
+  echo
+  cat "$work/stability.md"
+  echo
+  echo "## Profile: compressed 5 MB echoes (\`perf record\` of \`table probe-compressed-5mb\`)"
+  echo
+  cat "$work/profile.md"
   echo
   echo "## Against the JavaScript SDK (livekit-client 2.23.0 in Node, same bridge)"
   echo

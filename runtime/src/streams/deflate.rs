@@ -15,43 +15,77 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<Decompress>> = const { RefCell::new(None) };
 }
 
-/// Compresses `data` into one raw DEFLATE stream at `level` (0–9).
-pub fn compress(data: &[u8], level: u32) -> Vec<u8> {
-    let level = level.min(9);
-    COMPRESSOR.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) => {
-            let compressor = match &mut *slot {
-                Some((l, c)) if *l == level => {
-                    c.reset();
-                    c
-                }
-                other => {
-                    &mut other
-                        .insert((level, Compress::new(Compression::new(level), false)))
-                        .1
-                }
-            };
-            compress_with(compressor, data)
-        }
-        // Only reachable if compressing re-entered itself on this thread.
-        Err(_) => compress_with(&mut Compress::new(Compression::new(level), false), data),
-    })
+/// An incremental raw-DEFLATE encoder that borrows this thread's cached compressor and
+/// gives it back when dropped, so a payload can be compressed piece by piece between
+/// sends (possibly on another thread) without allocating fresh tables.
+pub struct Deflater {
+    level: u32,
+    inner: Option<Compress>,
 }
 
-fn compress_with(compressor: &mut Compress, mut input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() / 2 + 64);
-    loop {
-        if out.len() == out.capacity() {
-            out.reserve(out.capacity().max(64));
-        }
-        let before_in = compressor.total_in();
-        // Compressing into a Vec with spare room cannot fail.
-        let Ok(status) = compressor.compress_vec(input, &mut out, FlushCompress::Finish) else {
-            return out;
+impl Deflater {
+    /// An encoder at `level` (0–9, higher is clamped).
+    pub fn new(level: u32) -> Self {
+        let level = level.min(9);
+        let cached = COMPRESSOR.with(|cell| {
+            cell.try_borrow_mut()
+                .ok()
+                .and_then(|mut slot| slot.take_if(|(l, _)| *l == level))
+        });
+        let inner = match cached {
+            Some((_, mut c)) => {
+                c.reset();
+                c
+            }
+            None => Compress::new(Compression::new(level), false),
         };
-        input = &input[(compressor.total_in() - before_in) as usize..];
-        if status == Status::StreamEnd {
-            return out;
+        Self {
+            level,
+            inner: Some(inner),
+        }
+    }
+
+    /// Compresses `input` onto the end of `out`; `finish` ends the stream after it. The
+    /// bytes produced do not depend on how the input is split between calls.
+    pub fn feed(&mut self, mut input: &[u8], finish: bool, out: &mut Vec<u8>) {
+        let Some(d) = self.inner.as_mut() else { return };
+        let flush = if finish {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::None
+        };
+        loop {
+            if out.capacity() - out.len() < 16 * 1024 {
+                out.reserve((out.capacity() / 2).max(64 * 1024));
+            }
+            let (before_in, before_out) = (d.total_in(), d.total_out());
+            // Compressing into a Vec with spare room cannot fail.
+            let Ok(status) = d.compress_vec(input, out, flush) else {
+                return;
+            };
+            input = &input[(d.total_in() - before_in) as usize..];
+            let progressed = d.total_in() != before_in || d.total_out() != before_out;
+            match status {
+                Status::StreamEnd => return,
+                _ if !finish && input.is_empty() => return,
+                _ if !progressed => return,
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let level = self.level;
+            // The most recently used level is the one kept. Fails only while the thread is
+            // being torn down; the compressor is then freed.
+            let _ = COMPRESSOR.try_with(|cell| {
+                if let Ok(mut slot) = cell.try_borrow_mut() {
+                    *slot = Some((level, inner));
+                }
+            });
         }
     }
 }
@@ -173,6 +207,36 @@ pub fn decompress(data: &[u8], cap: u64) -> Result<Vec<u8>, InflateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn compress(data: &[u8], level: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        Deflater::new(level).feed(data, true, &mut out);
+        out
+    }
+
+    /// Sending compresses a large payload piece by piece between chunks; the receiver (and
+    /// the reference SDK's one-shot `deflate-raw`) must see the same single stream.
+    #[test]
+    fn piecewise_feeding_produces_the_same_stream() {
+        let json: Vec<u8> = (0..40_000u32)
+            .flat_map(|i| {
+                format!("{{\"sensor\":\"t-{}\",\"v\":{}}},", i % 97, i * 7 % 1000).into_bytes()
+            })
+            .collect();
+        for level in [1, 6, 9] {
+            let whole = compress(&json, level);
+            for piece in [777, 64 * 1024] {
+                let mut d = Deflater::new(level);
+                let mut out = Vec::new();
+                let mut pieces = json.chunks(piece).peekable();
+                while let Some(p) = pieces.next() {
+                    d.feed(p, pieces.peek().is_none(), &mut out);
+                }
+                assert_eq!(out, whole, "level {level}, pieces of {piece} bytes");
+            }
+            assert_eq!(decompress(&whole, u64::MAX).unwrap(), json);
+        }
+    }
 
     #[test]
     fn round_trips_without_wrapper() {

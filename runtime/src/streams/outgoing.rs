@@ -152,6 +152,11 @@ async fn publish(transport: &dyn Transport, packet: DataPacket) -> Result<(), St
         .map_err(|e| StreamError::SendFailed(e.to_string()))
 }
 
+/// How much input the compressor takes between sends of a large payload: small enough
+/// that the first chunks leave (and the receiver starts inflating) while the rest is
+/// still being compressed, large enough that the pauses cost nothing measurable.
+const COMPRESS_FEED_BYTES: usize = 64 * 1024;
+
 /// Sends a complete payload the way the reference SDK's `sendText`/`sendBytes` does.
 pub(crate) async fn send_payload(
     transport: &dyn Transport,
@@ -165,7 +170,26 @@ pub(crate) async fn send_payload(
     // Tried only where it can pay; kept only where it is strictly smaller (below).
     let compress =
         eligibility.compress && compress_allowed && payload.len() >= eligibility.min_bytes;
-    let compressed = compress.then(|| deflate::compress(payload, eligibility.level));
+    let mut compressed = None;
+    if compress {
+        // Compress only as far as deciding between one inline packet and a chunked stream
+        // needs: once the output outgrows a packet, the rest is compressed as it is sent.
+        let mut deflater = deflate::Deflater::new(eligibility.level);
+        let mut out = Vec::new();
+        let mut rest = payload;
+        loop {
+            let take = rest.len().min(COMPRESS_FEED_BYTES);
+            deflater.feed(&rest[..take], take == rest.len(), &mut out);
+            rest = &rest[take..];
+            if rest.is_empty() {
+                compressed = Some(out);
+                break;
+            }
+            if out.len() > proto::STREAM_CHUNK_SIZE_BYTES {
+                return send_compressing(transport, spec, total, deflater, out, rest).await;
+            }
+        }
+    }
 
     if eligibility.inline {
         let mut header = spec.header(Some(total));
@@ -223,6 +247,53 @@ pub(crate) async fn send_payload(
     })
 }
 
+/// The compressed chunked stream of a payload too large to go inline: `out` holds what
+/// `deflater` produced from the payload before `rest`. Chunks are the same 15 000-byte
+/// slices of the one DEFLATE stream the reference SDK sends, published as soon as each
+/// is full, so sending and the receiver's inflating overlap with compressing.
+async fn send_compressing(
+    transport: &dyn Transport,
+    spec: HeaderSpec,
+    total: u64,
+    mut deflater: deflate::Deflater,
+    mut out: Vec<u8>,
+    mut rest: &[u8],
+) -> Result<SentStream, StreamError> {
+    let mut header = spec.header(Some(total));
+    header.compression = proto::COMPRESSION_DEFLATE_RAW;
+    publish(transport, spec.checked_header_packet(header)?).await?;
+    let (mut index, mut wire, mut sent) = (0u64, 0u64, 0usize);
+    loop {
+        let finished = rest.is_empty();
+        while out.len() - sent >= proto::STREAM_CHUNK_SIZE_BYTES || (finished && sent < out.len()) {
+            let end = (sent + proto::STREAM_CHUNK_SIZE_BYTES).min(out.len());
+            let piece = out[sent..end].to_vec();
+            sent = end;
+            wire += piece.len() as u64;
+            publish(transport, spec.chunk(index, piece)).await?;
+            index += 1;
+        }
+        if finished {
+            break;
+        }
+        // Keep the buffer small: what was sent is dropped before compressing more.
+        out.drain(..sent);
+        sent = 0;
+        let take = rest.len().min(COMPRESS_FEED_BYTES);
+        deflater.feed(&rest[..take], take == rest.len(), &mut out);
+        rest = &rest[take..];
+    }
+    publish(transport, spec.trailer(String::new())).await?;
+    Ok(SentStream {
+        stream_id: spec.stream_id,
+        packets: index as usize + 2,
+        inline: false,
+        compressed: true,
+        payload_bytes: total,
+        wire_payload_bytes: wire,
+    })
+}
+
 /// Streams a file as a chunked byte stream, compressed when eligible: never inline and
 /// never read whole into memory, as the reference's `sendFile`.
 pub(crate) async fn send_file(
@@ -243,8 +314,7 @@ pub(crate) async fn send_file(
         header.compression = proto::COMPRESSION_DEFLATE_RAW;
     }
     publish(transport, spec.checked_header_packet(header)?).await?;
-    let mut deflater =
-        level.map(|level| flate2::Compress::new(flate2::Compression::new(level.min(9)), false));
+    let mut deflater = level.map(deflate::Deflater::new);
     let mut pending: Vec<u8> = Vec::with_capacity(2 * proto::STREAM_CHUNK_SIZE_BYTES);
     let mut buffer = vec![0u8; 64 * 1024];
     let (mut index, mut wire, mut read_total) = (0u64, 0u64, 0u64);
@@ -256,7 +326,7 @@ pub(crate) async fn send_file(
         read_total += n as u64;
         let end = n == 0;
         match deflater.as_mut() {
-            Some(d) => deflate_into(d, &buffer[..n], end, &mut pending),
+            Some(d) => d.feed(&buffer[..n], end, &mut pending),
             None => pending.extend_from_slice(&buffer[..n]),
         }
         while pending.len() >= proto::STREAM_CHUNK_SIZE_BYTES || (end && !pending.is_empty()) {
@@ -285,32 +355,6 @@ pub(crate) async fn send_file(
         payload_bytes: size,
         wire_payload_bytes: wire,
     })
-}
-
-/// Feeds `input` through a streaming raw-DEFLATE encoder, finishing it when `end`.
-fn deflate_into(d: &mut flate2::Compress, mut input: &[u8], end: bool, out: &mut Vec<u8>) {
-    let flush = if end {
-        flate2::FlushCompress::Finish
-    } else {
-        flate2::FlushCompress::None
-    };
-    loop {
-        if out.capacity() - out.len() < 16 * 1024 {
-            out.reserve(64 * 1024);
-        }
-        let (before_in, before_out) = (d.total_in(), d.total_out());
-        let Ok(status) = d.compress_vec(input, out, flush) else {
-            return;
-        };
-        input = &input[(d.total_in() - before_in) as usize..];
-        let progressed = d.total_in() != before_in || d.total_out() != before_out;
-        match status {
-            flate2::Status::StreamEnd => return,
-            _ if !end && input.is_empty() => return,
-            _ if !progressed => return,
-            _ => {}
-        }
-    }
 }
 
 /// Shared state of the incremental writers.
