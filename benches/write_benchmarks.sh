@@ -49,7 +49,7 @@ awk -F' [|] ' '
       k = order[i]
       if (!(k in second) || first[k] == 0) continue
       d = (second[k] - first[k]) / first[k] * 100
-      printf "| %s | %.2fx | %.2fx | %+.0f %% | %s |\n", k, first[k], second[k], d, (d <= 10 && d >= -10) ? "yes" : "no"
+      printf "| %s | %.3gx | %.3gx | %+.0f %% | %s |\n", k, first[k], second[k], d, (d <= 10 && d >= -10) ? "yes" : "no"
     }
   }' "$work/run1.md" "$work/run2.md" > "$work/stability.md"
 
