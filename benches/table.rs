@@ -105,20 +105,22 @@ where
     stats(samples)
 }
 
-/// A fixed-seed xorshift: which of two measurements goes first in a round.
-struct Coin(u64);
-
-impl Coin {
-    fn new() -> Self {
-        Self(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn flip(&mut self) -> bool {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 & 1 == 1
-    }
+/// Which of two measurements goes first in a round: one fixed-seed xorshift sequence for
+/// the whole process, so rounds of one sample each (a 64 MB echo) still alternate
+/// instead of each starting the sequence afresh.
+fn a_goes_first() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let step = |mut x: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let previous = STATE
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)))
+        .unwrap_or_else(|x| x);
+    step(previous) & 1 == 1
 }
 
 /// Times `a` and `b` in the same rounds, in an order drawn afresh each round, so drift in
@@ -167,9 +169,8 @@ async fn interleaved_into<A, FutA, B, FutB>(
         a().await;
         b().await;
     }
-    let mut coin = Coin::new();
     for _ in 0..count {
-        let a_first = coin.flip();
+        let a_first = a_goes_first();
         if a_first {
             let started = Instant::now();
             a().await;
