@@ -247,6 +247,70 @@ pub(crate) async fn send_payload(
     })
 }
 
+/// Cuts one stream's content into the reference's 15 000-byte chunks and publishes each
+/// as soon as it is full, so the receiver starts on a stream before its sender is done
+/// producing it (compressing, or reading a file).
+struct ChunkPublisher<'a> {
+    transport: &'a dyn Transport,
+    spec: &'a HeaderSpec,
+    /// Produced but not yet published.
+    pending: Vec<u8>,
+    next_index: u64,
+    wire_bytes: u64,
+}
+
+impl<'a> ChunkPublisher<'a> {
+    fn new(transport: &'a dyn Transport, spec: &'a HeaderSpec, pending: Vec<u8>) -> Self {
+        Self {
+            transport,
+            spec,
+            pending,
+            next_index: 0,
+            wire_bytes: 0,
+        }
+    }
+
+    /// Where a producer appends the stream's next bytes.
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
+    /// Publishes every full chunk; with `last`, the short final one too.
+    async fn publish_ready(&mut self, last: bool) -> Result<(), StreamError> {
+        let size = proto::STREAM_CHUNK_SIZE_BYTES;
+        let mut sent = 0;
+        while self.pending.len() - sent >= size || (last && sent < self.pending.len()) {
+            let end = (sent + size).min(self.pending.len());
+            let piece = self.pending[sent..end].to_vec();
+            sent = end;
+            self.wire_bytes += piece.len() as u64;
+            publish(self.transport, self.spec.chunk(self.next_index, piece)).await?;
+            self.next_index += 1;
+        }
+        // What was published is dropped so the buffer stays about one chunk long.
+        self.pending.drain(..sent);
+        Ok(())
+    }
+
+    /// Publishes the trailer (empty `reason`: a normal end) and says what went out.
+    async fn end(
+        self,
+        reason: String,
+        payload_bytes: u64,
+        compressed: bool,
+    ) -> Result<SentStream, StreamError> {
+        publish(self.transport, self.spec.trailer(reason)).await?;
+        Ok(SentStream {
+            stream_id: self.spec.stream_id.clone(),
+            packets: self.next_index as usize + 2,
+            inline: false,
+            compressed,
+            payload_bytes,
+            wire_payload_bytes: self.wire_bytes,
+        })
+    }
+}
+
 /// The compressed chunked stream of a payload too large to go inline: `out` holds what
 /// `deflater` produced from the payload before `rest`. Chunks are the same 15 000-byte
 /// slices of the one DEFLATE stream the reference SDK sends, published as soon as each
@@ -256,42 +320,21 @@ async fn send_compressing(
     spec: HeaderSpec,
     total: u64,
     mut deflater: deflate::Deflater,
-    mut out: Vec<u8>,
-    mut rest: &[u8],
+    out: Vec<u8>,
+    rest: &[u8],
 ) -> Result<SentStream, StreamError> {
     let mut header = spec.header(Some(total));
     header.compression = proto::COMPRESSION_DEFLATE_RAW;
     publish(transport, spec.checked_header_packet(header)?).await?;
-    let (mut index, mut wire, mut sent) = (0u64, 0u64, 0usize);
-    loop {
-        let finished = rest.is_empty();
-        while out.len() - sent >= proto::STREAM_CHUNK_SIZE_BYTES || (finished && sent < out.len()) {
-            let end = (sent + proto::STREAM_CHUNK_SIZE_BYTES).min(out.len());
-            let piece = out[sent..end].to_vec();
-            sent = end;
-            wire += piece.len() as u64;
-            publish(transport, spec.chunk(index, piece)).await?;
-            index += 1;
-        }
-        if finished {
-            break;
-        }
-        // Keep the buffer small: what was sent is dropped before compressing more.
-        out.drain(..sent);
-        sent = 0;
-        let take = rest.len().min(COMPRESS_FEED_BYTES);
-        deflater.feed(&rest[..take], take == rest.len(), &mut out);
-        rest = &rest[take..];
+    let mut chunks = ChunkPublisher::new(transport, &spec, out);
+    chunks.publish_ready(false).await?;
+    let mut pieces = rest.chunks(COMPRESS_FEED_BYTES).peekable();
+    while let Some(piece) = pieces.next() {
+        let last = pieces.peek().is_none();
+        deflater.feed(piece, last, chunks.buffer());
+        chunks.publish_ready(last).await?;
     }
-    publish(transport, spec.trailer(String::new())).await?;
-    Ok(SentStream {
-        stream_id: spec.stream_id,
-        packets: index as usize + 2,
-        inline: false,
-        compressed: true,
-        payload_bytes: total,
-        wire_payload_bytes: wire,
-    })
+    chunks.end(String::new(), total, true).await
 }
 
 /// Streams a file as a chunked byte stream, compressed when eligible: never inline and
@@ -315,9 +358,13 @@ pub(crate) async fn send_file(
     }
     publish(transport, spec.checked_header_packet(header)?).await?;
     let mut deflater = level.map(deflate::Deflater::new);
-    let mut pending: Vec<u8> = Vec::with_capacity(2 * proto::STREAM_CHUNK_SIZE_BYTES);
+    let mut chunks = ChunkPublisher::new(
+        transport,
+        &spec,
+        Vec::with_capacity(2 * proto::STREAM_CHUNK_SIZE_BYTES),
+    );
     let mut buffer = vec![0u8; 64 * 1024];
-    let (mut index, mut wire, mut read_total) = (0u64, 0u64, 0u64);
+    let mut read_total = 0u64;
     loop {
         let n = file
             .read(&mut buffer)
@@ -326,16 +373,10 @@ pub(crate) async fn send_file(
         read_total += n as u64;
         let end = n == 0;
         match deflater.as_mut() {
-            Some(d) => d.feed(&buffer[..n], end, &mut pending),
-            None => pending.extend_from_slice(&buffer[..n]),
+            Some(d) => d.feed(&buffer[..n], end, chunks.buffer()),
+            None => chunks.buffer().extend_from_slice(&buffer[..n]),
         }
-        while pending.len() >= proto::STREAM_CHUNK_SIZE_BYTES || (end && !pending.is_empty()) {
-            let take = pending.len().min(proto::STREAM_CHUNK_SIZE_BYTES);
-            let piece: Vec<u8> = pending.drain(..take).collect();
-            wire += piece.len() as u64;
-            publish(transport, spec.chunk(index, piece)).await?;
-            index += 1;
-        }
+        chunks.publish_ready(end).await?;
         if end {
             break;
         }
@@ -343,18 +384,10 @@ pub(crate) async fn send_file(
     if read_total != size {
         // The file changed while it was sent; say so instead of ending normally.
         let reason = format!("file changed while sending: {read_total} of {size} bytes");
-        publish(transport, spec.trailer(reason.clone())).await?;
+        chunks.end(reason.clone(), size, compress).await?;
         return Err(StreamError::SendFailed(reason));
     }
-    publish(transport, spec.trailer(String::new())).await?;
-    Ok(SentStream {
-        stream_id: spec.stream_id,
-        packets: index as usize + 2,
-        inline: false,
-        compressed: compress,
-        payload_bytes: size,
-        wire_payload_bytes: wire,
-    })
+    chunks.end(String::new(), size, compress).await
 }
 
 /// Shared state of the incremental writers.
