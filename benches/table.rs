@@ -14,8 +14,9 @@
 //!   with 1 000 present against 2 (in a child process).
 //!
 //! `-- --markdown` prints the table as markdown; the default prints it as text. Naming
-//! sections (`typed`, `compression`, `in-flight`, `livekit-rpc`, `tarpc`, `echoes`,
-//! `children`) measures only those.
+//! sections (`typed`, `compression`, `in-flight`, `livekit-rpc`, `tarpc`, `echoes-15kb`,
+//! `echoes-1mb`, `echoes-64mb` or all three as `echoes`, `compressed-5mb`, `children`)
+//! measures only those.
 
 #[path = "../tests/support/rss.rs"]
 mod rss;
@@ -477,6 +478,18 @@ fn in_flight(t: &mut Table) {
             );
         }
     }
+}
+
+/// Puts glibc's allocator in the state any process reaches once it has freed one large
+/// buffer: its mmap threshold follows the largest freed block (up to 32 MB), and below it
+/// large blocks are reused instead of mapped and faulted in afresh. livekit-rpc allocates
+/// a fresh DEFLATE compressor (~300 KB, zeroed) per message; in a process that never freed
+/// anything large that costs it ~300 µs a call instead of ~60, so its p50 depended on
+/// which sections ran before it. Every section is measured in this state (main settles it
+/// first), whichever ran before.
+fn settle_allocator() {
+    let block = vec![1u8; 24 << 20];
+    drop(std::hint::black_box(block));
 }
 
 fn vs_livekit_rpc(t: &mut Table) {
@@ -964,6 +977,7 @@ fn main() {
     if args.iter().any(|a| a == "probe-compressed-5mb") {
         return probe_compressed_5mb();
     }
+    settle_allocator();
     let markdown = args.iter().any(|a| a == "--markdown");
     // Section names select part of the table (all of it by default); a name's first word
     // selects every section it starts (`echoes` is all three echo sizes).
