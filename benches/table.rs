@@ -909,6 +909,8 @@ fn probe_scale() {
 /// Compressed 5 MB echoes and nothing else, for `benches/write_benchmarks.sh` to profile
 /// with `perf`: where the time of the row that misses its target goes.
 fn probe_compressed_5mb() {
+    // The allocator in the state the table measured the row in.
+    settle_allocator();
     let payload = json_like(5_000_000);
     two_workers().block_on(async {
         let (_room, _server, caller) = pair(JoinOptions::default()).await;
