@@ -924,7 +924,7 @@ async fn outgoing_v2_somewhat_compressible_text_is_compressed_multi_packet() {
     let sent = r.sender.send_text(&text, text_opts(&["p0"])).await.unwrap();
     assert!(!sent.inline && sent.compressed);
     assert!(sent.wire_payload_bytes < 200_000);
-    let (h, content, _) = r.peers[0].next_stream().await;
+    let (h, content, packets) = r.peers[0].next_stream().await;
     assert_eq!(h.compression, proto::COMPRESSION_DEFLATE_RAW);
     assert_eq!(h.total_length, Some(200_000));
     assert_eq!(inflate_raw(&content), text.as_bytes());
@@ -933,6 +933,13 @@ async fn outgoing_v2_somewhat_compressible_text_is_compressed_multi_packet() {
         sizes[..sizes.len() - 1].iter().all(|s| *s == 15_000),
         "{sizes:?}"
     );
+    // What the sender reports is what went out.
+    assert_eq!((sent.packets, packets), (sizes.len() + 2, sizes.len() + 2));
+    assert_eq!(
+        sent.wire_payload_bytes as usize,
+        sizes.iter().sum::<usize>()
+    );
+    assert_eq!(sent.wire_payload_bytes as usize, content.len());
 }
 
 #[tokio::test]
@@ -1309,7 +1316,7 @@ async fn outgoing_incompressible_file_is_compressed_multi_packet() {
     let rec = r.room.record_packets();
     let sent = r.sender.send_file(&path, file_opts(&["p0"])).await.unwrap();
     assert!(sent.compressed && sent.packets > 3);
-    let (h, content, _) = r.peers[0].next_stream().await;
+    let (h, content, packets) = r.peers[0].next_stream().await;
     assert_eq!(h.total_length, Some(200_000));
     assert_eq!(inflate_raw(&content), data);
     let sizes = chunk_sizes(&rec.take().into_iter().map(|p| p.packet).collect::<Vec<_>>());
@@ -1317,6 +1324,47 @@ async fn outgoing_incompressible_file_is_compressed_multi_packet() {
         sizes[..sizes.len() - 1].iter().all(|s| *s == 15_000),
         "{sizes:?}"
     );
+    assert_eq!((sent.packets, packets), (sizes.len() + 2, sizes.len() + 2));
+    assert_eq!(sent.wire_payload_bytes as usize, content.len());
+}
+
+/// A file that yields more bytes than its size said (here a /proc file, which reports
+/// size 0) ends its stream with a trailer saying so, after every byte read was sent, and
+/// the sender gets an error instead of a normal end.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn outgoing_file_that_changes_while_sent_ends_with_a_reason() {
+    let r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let rec = r.room.record_packets();
+    let path = std::path::Path::new("/proc/self/status");
+    let err = r
+        .sender
+        .send_file(path, file_opts(&["p0"]))
+        .await
+        .unwrap_err();
+    let StreamError::SendFailed(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.starts_with("file changed while sending: ") && message.ends_with(" of 0 bytes"),
+        "{message}"
+    );
+    let packets: Vec<DataPacket> = rec.take().into_iter().map(|p| p.packet).collect();
+    let read: usize = message["file changed while sending: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(read > 0);
+    assert_eq!(chunk_sizes(&packets).iter().sum::<usize>(), read);
+    let reasons: Vec<&str> = packets
+        .iter()
+        .filter_map(|p| match &p.value {
+            Some(data_packet::Value::StreamTrailer(t)) => Some(t.reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec![message.as_str()]);
 }
 
 #[tokio::test]

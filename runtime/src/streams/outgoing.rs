@@ -327,7 +327,7 @@ async fn send_compressing(
     header.compression = proto::COMPRESSION_DEFLATE_RAW;
     publish(transport, spec.checked_header_packet(header)?).await?;
     let mut chunks = ChunkPublisher::new(transport, &spec, out);
-    chunks.publish_ready(false).await?;
+    chunks.publish_ready(rest.is_empty()).await?;
     let mut pieces = rest.chunks(COMPRESS_FEED_BYTES).peekable();
     while let Some(piece) = pieces.next() {
         let last = pieces.peek().is_none();
