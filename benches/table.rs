@@ -208,20 +208,31 @@ fn two_workers() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Runs `f` on a new two-worker runtime driven from a new thread. Where the OS and the
-/// runtime place threads and tasks sticks for their life and moves a cross-thread echo's
-/// time by up to a half; rounds that each start afresh cover many placements, not one.
-fn on_fresh_two_workers<F, Fut, T>(f: F) -> T
+/// Runs `f` on a new runtime (`runtime` builds it) driven from a new thread. Where the OS
+/// and the runtime place threads, tasks and their state sticks for their life and moves
+/// a cross-thread echo's time by up to a half; rounds that each start afresh cover many
+/// placements, not one.
+fn on_fresh<F, Fut, T>(runtime: fn() -> tokio::runtime::Runtime, f: F) -> T
 where
     F: FnOnce() -> Fut + Send,
     Fut: Future<Output = T>,
     T: Send,
 {
     std::thread::scope(|s| {
-        s.spawn(|| two_workers().block_on(f()))
+        s.spawn(|| runtime().block_on(f()))
             .join()
             .expect("a benchmark round panicked")
     })
+}
+
+/// [`on_fresh`] with two worker threads.
+fn on_fresh_two_workers<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = T>,
+    T: Send,
+{
+    on_fresh(two_workers, f)
 }
 
 fn us(d: Duration) -> f64 {
@@ -493,38 +504,32 @@ fn settle_allocator() {
 }
 
 fn vs_livekit_rpc(t: &mut Table) {
-    // Twenty rounds, each with fresh rooms on a fresh current-thread runtime and thread:
-    // one long run kept one placement of both sides' state for good, and moved the ratio
-    // by a tenth between processes.
+    // Twenty rounds, each with fresh rooms on a fresh current-thread runtime and thread
+    // (see `on_fresh`): one long run kept one placement of both sides' state for good,
+    // and moved the ratio by a tenth between processes.
     let (mut ours_samples, mut theirs_samples) = (Vec::new(), Vec::new());
     for _ in 0..20 {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                current_thread().block_on(async {
-                    let payload = r#"{"x":1}"#;
-                    let room = MemoryRoom::new();
-                    let server = lk::LkPeer::join(&room, "server", JoinOptions::default()).await;
-                    server.register("echo", |d| Ok(d.payload));
-                    let caller = lk::LkPeer::join(&room, "caller", JoinOptions::default()).await;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let (_room, _server, ours_caller) = pair(JoinOptions::default()).await;
-                    interleaved_into(
-                        100,
-                        1000,
-                        || async {
-                            ours_caller.perform_rpc(raw_call(payload)).await.unwrap();
-                        },
-                        || async {
-                            caller.call("server", "echo", payload).await.unwrap();
-                        },
-                        &mut ours_samples,
-                        &mut theirs_samples,
-                    )
-                    .await
-                })
-            })
-            .join()
-            .expect("a benchmark round panicked")
+        on_fresh(current_thread, || async {
+            let payload = r#"{"x":1}"#;
+            let room = MemoryRoom::new();
+            let server = lk::LkPeer::join(&room, "server", JoinOptions::default()).await;
+            server.register("echo", |d| Ok(d.payload));
+            let caller = lk::LkPeer::join(&room, "caller", JoinOptions::default()).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let (_room, _server, ours_caller) = pair(JoinOptions::default()).await;
+            interleaved_into(
+                100,
+                1000,
+                || async {
+                    ours_caller.perform_rpc(raw_call(payload)).await.unwrap();
+                },
+                || async {
+                    caller.call("server", "echo", payload).await.unwrap();
+                },
+                &mut ours_samples,
+                &mut theirs_samples,
+            )
+            .await
         });
     }
     let p50_ratio = paired_ratio(&ours_samples, &theirs_samples);
@@ -652,64 +657,62 @@ fn echoes_64mb(t: &mut Table) {
 /// serde_json on the same value: `rounds` fresh runtimes, `per_round` pairs in each.
 fn echoes(t: &mut Table, label: &str, len: usize, rounds: usize, per_round: usize) {
     // Each round starts a fresh runtime and pair (see `on_fresh_two_workers`).
-    {
-        for (kind, payload) in [
-            ("JSON-like", json_like(len)),
-            ("random text", random_text(len)),
-        ] {
-            for compression in [false, true] {
-                let (mut ours, mut base) = (Vec::new(), Vec::new());
-                for round in 0..rounds {
-                    on_fresh_two_workers(|| async {
-                        let (_room, _server, caller) = pair(JoinOptions {
-                            compression,
-                            ..Default::default()
-                        })
-                        .await;
-                        interleaved_into(
-                            if round == 0 { 1 } else { 0 },
-                            per_round,
-                            || async {
-                                let reply = caller.perform_rpc(raw_call(&payload)).await.unwrap();
-                                assert_eq!(reply.len(), payload.len());
-                            },
-                            || async {
-                                let encoded = serde_json::to_string(&payload).unwrap();
-                                let copied = std::hint::black_box(encoded.clone());
-                                let decoded: String = serde_json::from_str(&copied).unwrap();
-                                std::hint::black_box(decoded);
-                            },
-                            &mut ours,
-                            &mut base,
-                        )
-                        .await
-                    });
-                }
-                // Throughput ours / baseline = the baseline's time / ours, round by round.
-                let ratio = paired_ratio(&base, &ours);
-                let (echo, baseline) = (stats(ours), stats(base));
-                let mbps = len as f64 / echo.p50.as_secs_f64() / 1e6;
-                let base_mbps = len as f64 / baseline.p50.as_secs_f64() / 1e6;
-                let target = if label == "64 MB" && !compression {
-                    format!("≥ 0.5x: {}", verdict(ratio >= 0.5))
-                } else {
-                    "—".into()
-                };
-                t.row(
-                    &format!(
-                        "{label} {kind} echo, {}",
-                        if compression {
-                            "deflate-raw"
-                        } else {
-                            "uncompressed"
-                        }
-                    ),
-                    format!("{:.2} ms, {mbps:.0} MB/s", echo.p50.as_secs_f64() * 1e3),
-                    format!("serde_json encode+copy+decode: {base_mbps:.0} MB/s"),
-                    Some(ratio),
-                    &target,
-                );
+    for (kind, payload) in [
+        ("JSON-like", json_like(len)),
+        ("random text", random_text(len)),
+    ] {
+        for compression in [false, true] {
+            let (mut ours, mut base) = (Vec::new(), Vec::new());
+            for round in 0..rounds {
+                on_fresh_two_workers(|| async {
+                    let (_room, _server, caller) = pair(JoinOptions {
+                        compression,
+                        ..Default::default()
+                    })
+                    .await;
+                    interleaved_into(
+                        if round == 0 { 1 } else { 0 },
+                        per_round,
+                        || async {
+                            let reply = caller.perform_rpc(raw_call(&payload)).await.unwrap();
+                            assert_eq!(reply.len(), payload.len());
+                        },
+                        || async {
+                            let encoded = serde_json::to_string(&payload).unwrap();
+                            let copied = std::hint::black_box(encoded.clone());
+                            let decoded: String = serde_json::from_str(&copied).unwrap();
+                            std::hint::black_box(decoded);
+                        },
+                        &mut ours,
+                        &mut base,
+                    )
+                    .await
+                });
             }
+            // Throughput ours / baseline = the baseline's time / ours, round by round.
+            let ratio = paired_ratio(&base, &ours);
+            let (echo, baseline) = (stats(ours), stats(base));
+            let mbps = len as f64 / echo.p50.as_secs_f64() / 1e6;
+            let base_mbps = len as f64 / baseline.p50.as_secs_f64() / 1e6;
+            let target = if label == "64 MB" && !compression {
+                format!("≥ 0.5x: {}", verdict(ratio >= 0.5))
+            } else {
+                "—".into()
+            };
+            t.row(
+                &format!(
+                    "{label} {kind} echo, {}",
+                    if compression {
+                        "deflate-raw"
+                    } else {
+                        "uncompressed"
+                    }
+                ),
+                format!("{:.2} ms, {mbps:.0} MB/s", echo.p50.as_secs_f64() * 1e3),
+                format!("serde_json encode+copy+decode: {base_mbps:.0} MB/s"),
+                Some(ratio),
+                &target,
+            );
         }
     }
 }
@@ -797,7 +800,7 @@ fn compressed_5mb(t: &mut Table) {
 fn deflate_times(
     data: &[u8],
     deflate: fn(&[u8]) -> Vec<u8>,
-    inflate: fn(&[u8]) -> Vec<u8>,
+    inflate: fn(&[u8], usize) -> Vec<u8>,
 ) -> (f64, f64) {
     let (mut deflating, mut inflating) = (Vec::new(), Vec::new());
     for _ in 0..5 {
@@ -805,7 +808,7 @@ fn deflate_times(
         let compressed = deflate(data);
         deflating.push(started.elapsed());
         let started = Instant::now();
-        let inflated = inflate(&compressed);
+        let inflated = inflate(&compressed, data.len());
         inflating.push(started.elapsed());
         assert_eq!(inflated, data);
     }
@@ -831,10 +834,10 @@ fn zlib_rs_deflate_raw(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Inflates what [`zlib_rs_deflate_raw`] made; the benchmark's payload is 5 MB.
-fn zlib_rs_inflate_raw(data: &[u8]) -> Vec<u8> {
+/// Inflates what [`zlib_rs_deflate_raw`] made of `len` bytes.
+fn zlib_rs_inflate_raw(data: &[u8], len: usize) -> Vec<u8> {
     use zlib_rs::{decompress_slice, InflateConfig};
-    let mut out = vec![0u8; 5_000_000];
+    let mut out = vec![0u8; len];
     let (written, rc) = decompress_slice(&mut out, data, InflateConfig { window_bits: -15 });
     assert_eq!(rc, zlib_rs::ReturnCode::Ok);
     let len = written.len();
@@ -849,9 +852,11 @@ fn deflate_raw(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn inflate_raw(data: &[u8]) -> Vec<u8> {
+/// Inflates what [`deflate_raw`] made of `len` bytes, into a buffer of that size from the
+/// start, as [`zlib_rs_inflate_raw`] does.
+fn inflate_raw(data: &[u8], len: usize) -> Vec<u8> {
     use std::io::Read;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(len);
     flate2::read::DeflateDecoder::new(data)
         .read_to_end(&mut out)
         .unwrap();
