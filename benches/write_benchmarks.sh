@@ -21,7 +21,7 @@ if command -v perf > /dev/null \
     | awk '
       { share = $1; sub(/%/, "", share) }
       /miniz_oxide::deflate/ { c["compressing (miniz_oxide deflate)"] += share; next }
-      /miniz_oxide::inflate/ { c["inflating (miniz_oxide inflate)"] += share; next }
+      /zlib_rs::inflate/ { c["inflating (zlib-rs inflate)"] += share; next }
       /memmove|memcpy|memset/ { c["copying and zeroing buffers (memmove, memset)"] += share; next }
       /\[k\]/ { c["kernel (page faults of fresh buffers, scheduling)"] += share; next }
       { c["everything else (protocol, runtime, allocator)"] += share }
@@ -65,7 +65,7 @@ version_of() {
   echo
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
   echo "- toolchain: $(rustc --version)"
-  echo "- versions: livekit-typed-rpc $(version_of livekit-typed-rpc), livekit-rpc $(version_of livekit-rpc), tarpc $(version_of tarpc), flate2 $(version_of flate2) (miniz_oxide $(version_of miniz_oxide)), zlib-rs $(version_of zlib-rs) (the compressed echo's floor only), tokio $(version_of tokio), Node $(node --version 2>/dev/null || echo absent)"
+  echo "- versions: livekit-typed-rpc $(version_of livekit-typed-rpc), livekit-rpc $(version_of livekit-rpc), tarpc $(version_of tarpc), flate2 $(version_of flate2) (miniz_oxide $(version_of miniz_oxide), compressing), zlib-rs $(version_of zlib-rs) (inflating), tokio $(version_of tokio), Node $(node --version 2>/dev/null || echo absent)"
   echo "- command: \`cargo bench --bench table -- --markdown\` (twice), \`cargo bench --bench vs_js\`"
   echo
   echo "## Run 1"

@@ -3,7 +3,8 @@
 
 use std::cell::RefCell;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compress, Compression, FlushCompress, Status};
+use zlib_rs::{Inflate, InflateFlush, Status as InflateStatus};
 
 pub use crate::limits::{COMPRESSION_MIN_BYTES, DEFAULT_COMPRESSION_LEVEL};
 
@@ -12,7 +13,7 @@ thread_local! {
     /// hundreds of KB of tables, which cost a small call more than the whole protocol.
     static COMPRESSOR: RefCell<Option<(u32, Compress)>> = const { RefCell::new(None) };
     /// Likewise one decompressor for whole inline payloads.
-    static DECOMPRESSOR: RefCell<Option<Decompress>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<Inflate>> = const { RefCell::new(None) };
 }
 
 /// An incremental raw-DEFLATE encoder that borrows this thread's cached compressor and
@@ -103,7 +104,7 @@ pub enum InflateError {
 
 /// Incremental raw-DEFLATE decoder with a running cap on the output size.
 pub struct Inflater {
-    inner: Decompress,
+    inner: Inflate,
     cap: u64,
     finished: bool,
 }
@@ -111,10 +112,10 @@ pub struct Inflater {
 impl Inflater {
     /// A decoder that refuses to produce more than `cap` bytes in total.
     pub fn new(cap: u64) -> Self {
-        Self::with_state(Decompress::new(false), cap)
+        Self::with_state(fresh_inflate(), cap)
     }
 
-    fn with_state(inner: Decompress, cap: u64) -> Self {
+    fn with_state(inner: Inflate, cap: u64) -> Self {
         Self {
             inner,
             cap,
@@ -126,24 +127,13 @@ impl Inflater {
     pub fn push(&mut self, mut input: &[u8]) -> Result<Vec<u8>, InflateError> {
         let mut out = Vec::new();
         while !input.is_empty() && !self.finished {
-            let room = self.cap.saturating_sub(self.inner.total_out());
-            let step = room.clamp(1, 64 * 1024) as usize;
-            out.reserve(step);
             let before_in = self.inner.total_in();
-            let before_out = self.inner.total_out();
-            let status = self
-                .inner
-                .decompress_vec(input, &mut out, FlushDecompress::None)
-                .map_err(|e| InflateError::Corrupt(e.to_string()))?;
+            let (status, produced) = self.step(input, &mut out, InflateFlush::NoFlush)?;
             let consumed = (self.inner.total_in() - before_in) as usize;
             input = &input[consumed..];
-            if self.inner.total_out() > self.cap {
-                return Err(InflateError::TooLarge);
-            }
             match status {
-                Status::StreamEnd => self.finished = true,
-                Status::Ok | Status::BufError => {
-                    let produced = self.inner.total_out() - before_out;
+                InflateStatus::StreamEnd => self.finished = true,
+                InflateStatus::Ok | InflateStatus::BufError => {
                     if consumed == 0 && produced == 0 {
                         if self.inner.total_out() >= self.cap {
                             return Err(InflateError::TooLarge);
@@ -165,30 +155,56 @@ impl Inflater {
     pub fn finish(&mut self) -> Result<Vec<u8>, InflateError> {
         let mut out = Vec::new();
         while !self.finished {
-            let before_out = self.inner.total_out();
-            out.reserve(64 * 1024);
-            let status = self
-                .inner
-                .decompress_vec(&[], &mut out, FlushDecompress::Finish)
-                .map_err(|e| InflateError::Corrupt(e.to_string()))?;
-            if self.inner.total_out() > self.cap {
-                return Err(InflateError::TooLarge);
-            }
-            match status {
-                Status::StreamEnd => self.finished = true,
-                _ if self.inner.total_out() == before_out => return Err(InflateError::Truncated),
+            match self.step(&[], &mut out, InflateFlush::Finish)? {
+                (InflateStatus::StreamEnd, _) => self.finished = true,
+                (_, 0) => return Err(InflateError::Truncated),
                 _ => {}
             }
         }
         Ok(out)
     }
+
+    /// One decoder call appending to `out`, with the cap checked; returns the status and
+    /// how many bytes it produced.
+    fn step(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        flush: InflateFlush,
+    ) -> Result<(InflateStatus, usize), InflateError> {
+        // Room for one byte past the cap, so going over it is seen rather than stalling;
+        // growing geometrically from a guess keeps the zeroing to about what is written.
+        let room = self
+            .cap
+            .saturating_sub(self.inner.total_out())
+            .saturating_add(1);
+        let guess = out.len().max(4 * input.len()).clamp(16 * 1024, 1024 * 1024);
+        let start = out.len();
+        out.resize(start + room.min(guess as u64) as usize, 0);
+        let before_out = self.inner.total_out();
+        let status = self.inner.decompress(input, &mut out[start..], flush);
+        let produced = (self.inner.total_out() - before_out) as usize;
+        out.truncate(start + produced);
+        let status = status.map_err(|e| {
+            InflateError::Corrupt(self.inner.error_message().unwrap_or(e.as_str()).to_owned())
+        })?;
+        if self.inner.total_out() > self.cap {
+            return Err(InflateError::TooLarge);
+        }
+        Ok((status, produced))
+    }
+}
+
+fn fresh_inflate() -> Inflate {
+    // Raw DEFLATE (no zlib header) with the 32 KiB window every encoder may use.
+    Inflate::new(false, 15)
 }
 
 /// Decompresses a whole raw DEFLATE buffer, refusing to produce more than `cap` bytes.
 pub fn decompress(data: &[u8], cap: u64) -> Result<Vec<u8>, InflateError> {
     let state = DECOMPRESSOR
         .with(|cell| cell.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
-        .unwrap_or_else(|| Decompress::new(false));
+        .unwrap_or_else(fresh_inflate);
     let mut inflater = Inflater::with_state(state, cap);
     let result = inflater.push(data).and_then(|mut out| {
         out.extend(inflater.finish()?);
