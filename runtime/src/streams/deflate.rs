@@ -268,13 +268,25 @@ mod tests {
     fn caps_output() {
         let bomb = compress(&vec![0u8; 10 << 20], 6);
         assert_eq!(decompress(&bomb, 1 << 20), Err(InflateError::TooLarge));
+        // The cap is inclusive, whole or fed in packet-sized pieces.
+        let exact = compress(&vec![7u8; 100_000], 1);
+        assert_eq!(decompress(&exact, 100_000).map(|v| v.len()), Ok(100_000));
+        assert_eq!(decompress(&exact, 99_999), Err(InflateError::TooLarge));
+        let mut inflater = Inflater::new(100_000);
+        let mut total = 0;
+        for piece in exact.chunks(10) {
+            total += inflater.push(piece).unwrap().len();
+        }
+        total += inflater.finish().unwrap().len();
+        assert_eq!(total, 100_000);
     }
 
     #[test]
     fn rejects_garbage_and_truncation() {
+        // The decoder's own reason reaches the error (a reserved block type here).
         assert!(matches!(
             decompress(&[0xff; 16], 1 << 20),
-            Err(InflateError::Corrupt(_))
+            Err(InflateError::Corrupt(reason)) if reason.contains("invalid block type")
         ));
         let c = compress(&b"abcdefgh".repeat(1000), 9);
         assert_eq!(
