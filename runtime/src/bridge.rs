@@ -432,6 +432,8 @@ async fn serve_connection(
                     known.insert(remote.identity.clone(), remote);
                     frame
                 }
+                // A MemoryRoom link never breaks and comes back.
+                RoomEvent::ConnectionLost(_) | RoomEvent::Reconnected => continue,
             };
             writer.write_all(&frame).await?;
         }

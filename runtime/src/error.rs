@@ -297,6 +297,17 @@ pub enum Error {
     /// We are no longer in the room.
     #[error("not connected to the room")]
     NotConnected,
+    /// Joining a LiveKit server failed: it refused (its HTTP status and reason), could
+    /// not be reached in time, or the URL is malformed.
+    #[error("could not join the LiveKit server at {url}: {reason}")]
+    Join {
+        /// The URL given.
+        url: String,
+        /// The HTTP status the server refused with, if it answered.
+        status: Option<u16>,
+        /// Why, in the server's words where it gave any.
+        reason: String,
+    },
     /// The room link failed.
     #[error("room: {0}")]
     Room(String),

@@ -203,6 +203,8 @@ pub mod participant;
 pub mod proto;
 pub mod room;
 pub mod rpc;
+#[cfg(feature = "sfu")]
+pub mod sfu;
 pub mod streams;
 pub mod typed;
 
@@ -210,7 +212,8 @@ pub use error::{CallError, Error, RpcError, RpcErrorCode};
 pub use livekit_typed_rpc_macros::livekit_rpc;
 pub use participant::{Diagnostics, Participant};
 pub use room::{
-    JoinOptions, MemoryRoom, ParticipantKind, RemoteParticipant, RoomConfig, RpcLimits,
+    ConnectionState, JoinOptions, MemoryRoom, ParticipantKind, RemoteParticipant, RoomConfig,
+    RpcLimits,
 };
 pub use rpc::{CallDiagnosis, CallerPolicy, PerformRpcData, RpcInvocationData};
 pub use typed::{

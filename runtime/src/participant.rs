@@ -13,8 +13,8 @@ use crate::endpoint::{RawHandler, RpcEndpoint};
 use crate::error::{Error, RpcError};
 use crate::proto::{self, data_packet, DataPacket};
 use crate::room::{
-    merge_attributes, BoxFuture, Connection, JoinOptions, MemoryRoom, RemoteParticipant,
-    RemoteRegistry, RoomEvent, TransportError,
+    merge_attributes, BoxFuture, Connection, ConnectionState, JoinOptions, MemoryRoom,
+    RemoteParticipant, RemoteRegistry, RoomEvent, TransportError,
 };
 use crate::rpc::{self, CallerPolicy, PerformRpcData, RpcEngine, RpcInvocationData};
 use crate::streams::incoming::{IncomingStreams, Opened};
@@ -57,7 +57,11 @@ pub(crate) struct Core {
     byte_handlers: Mutex<HashMap<String, ByteHandler>>,
     sender: Arc<StreamSender>,
     rpc: Arc<RpcEngine>,
+    /// Whether calls and streams can flow now (false while reconnecting and after leaving).
     connected: Arc<AtomicBool>,
+    /// Set once, when we leave for good.
+    left: AtomicBool,
+    state: watch::Sender<ConnectionState>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -80,7 +84,30 @@ impl Core {
                 self.rpc.participant_left(&identity);
                 self.room_changed();
             }
+            RoomEvent::ConnectionLost(reason) => self.connection_lost(reason),
+            RoomEvent::Reconnected => {
+                if !self.left.load(Ordering::SeqCst) {
+                    self.connected.store(true, Ordering::SeqCst);
+                    self.state.send_replace(ConnectionState::Connected);
+                    self.room_changed();
+                }
+            }
         }
+    }
+
+    /// The link broke: what was in flight on it fails now, with the reason, and new calls
+    /// are refused until the link reports it is back.
+    fn connection_lost(&self, reason: String) {
+        if self.left.load(Ordering::SeqCst) {
+            return;
+        }
+        self.connected.store(false, Ordering::SeqCst);
+        let message = format!("the connection to the LiveKit server was lost ({reason})");
+        self.rpc.pending.connection_lost(&reason);
+        lock(&self.streams).close_all(&message);
+        self.state
+            .send_replace(ConnectionState::Reconnecting(reason));
+        self.room_changed();
     }
 
     fn room_changed(&self) {
@@ -163,7 +190,9 @@ impl Core {
     }
 
     fn leave(&self) {
-        if self.connected.swap(false, Ordering::SeqCst) {
+        if !self.left.swap(true, Ordering::SeqCst) {
+            self.connected.store(false, Ordering::SeqCst);
+            self.state.send_replace(ConnectionState::Disconnected);
             self.sender.transport().leave();
             self.rpc.pending.local_left();
             lock(&self.streams).close_all("the local participant left the room");
@@ -259,6 +288,8 @@ impl Participant {
             sender,
             rpc,
             connected,
+            left: AtomicBool::new(false),
+            state: watch::Sender::new(ConnectionState::Connected),
         });
         tokio::spawn(dispatch(core.clone(), events));
         Self {
@@ -285,9 +316,21 @@ impl Participant {
         &self.core().options
     }
 
-    /// Whether we are still in the room.
+    /// Whether we are in the room with a working link (false while a link to a LiveKit
+    /// server is reconnecting, and after leaving).
     pub fn is_connected(&self) -> bool {
         self.core().is_connected()
+    }
+
+    /// Where our link to the room stands.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.core().state.borrow().clone()
+    }
+
+    /// Every change of [`Participant::connection_state`], as a watch the app can await
+    /// (`changed().await`), starting from the current state.
+    pub fn connection_states(&self) -> watch::Receiver<ConnectionState> {
+        self.core().state.subscribe()
     }
 
     /// The other participants as we know them.

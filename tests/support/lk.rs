@@ -205,7 +205,10 @@ impl LkPeer {
                         let _ = inp.send(InputEvent::AbortStreamsFrom(identity.clone()));
                         c.handle_participant_disconnected(&identity);
                     }
-                    RoomEvent::ParticipantJoined(_) | RoomEvent::ParticipantUpdated(_) => {}
+                    RoomEvent::ParticipantJoined(_)
+                    | RoomEvent::ParticipantUpdated(_)
+                    | RoomEvent::ConnectionLost(_)
+                    | RoomEvent::Reconnected => {}
                 }
             }
         });

@@ -193,6 +193,38 @@ pub enum RoomEvent {
     ParticipantLeft(String),
     /// A participant's attributes changed; this is how it is now.
     ParticipantUpdated(RemoteParticipant),
+    /// The link to the room broke (a LiveKit server went away); the link is trying to
+    /// rejoin and reports [`RoomEvent::Reconnected`] when it did. Calls in flight cannot
+    /// be answered on the broken link.
+    ConnectionLost(String),
+    /// The link is back after [`RoomEvent::ConnectionLost`]; joins and leaves seen while
+    /// rejoining were delivered before this.
+    Reconnected,
+}
+
+/// Where a participant's link to its room stands.
+///
+/// In-process rooms and the bridge are only ever `Connected` then `Disconnected`; a link
+/// to a LiveKit server also goes through `Reconnecting` when the server goes away.
+///
+/// ```
+/// use livekit_typed_rpc::{ConnectionState, MemoryRoom};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let room = MemoryRoom::new();
+/// let alice = room.join("alice").await.unwrap();
+/// assert_eq!(alice.connection_state(), ConnectionState::Connected);
+/// alice.leave().await;
+/// assert_eq!(alice.connection_state(), ConnectionState::Disconnected);
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// In the room: calls and streams flow.
+    Connected,
+    /// The link broke and is being re-established; why it broke.
+    Reconnecting(String),
+    /// Out of the room for good (left, or the link closed).
+    Disconnected,
 }
 
 /// The sending half of a participant's link to its room.

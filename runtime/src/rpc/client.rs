@@ -21,6 +21,8 @@ enum Settlement {
     Response(Result<String, RpcError>),
     DestinationLeft,
     LocalLeft,
+    /// The link to the room broke (the server went away), with why.
+    ConnectionLost(String),
 }
 
 struct Pending {
@@ -130,6 +132,14 @@ impl PendingCalls {
     pub(crate) fn local_left(&self) {
         for (_, p) in self.lock().drain() {
             let _ = p.settle.send(Settlement::LocalLeft);
+        }
+    }
+
+    /// The link to the room broke: no answer can arrive on it, so every call fails now
+    /// rather than at its timeout.
+    pub(crate) fn connection_lost(&self, reason: &str) {
+        for (_, p) in self.lock().drain() {
+            let _ = p.settle.send(Settlement::ConnectionLost(reason.to_owned()));
         }
     }
 
@@ -318,6 +328,10 @@ pub(crate) async fn perform(
                     Ok(Settlement::DestinationLeft) => {
                         let hint = format!("{} left the room before answering", call.destination_identity);
                         Err(fail(diagnosis, RpcErrorCode::RecipientDisconnected, hint))
+                    }
+                    Ok(Settlement::ConnectionLost(reason)) => {
+                        let hint = format!("the connection to the LiveKit server was lost before the response arrived ({reason})");
+                        Err(fail(diagnosis, RpcErrorCode::SendFailed, hint))
                     }
                     Ok(Settlement::LocalLeft) | Err(_) => {
                         let hint = "the local participant left the room before the response arrived".to_owned();

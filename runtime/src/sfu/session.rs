@@ -1,0 +1,626 @@
+//! One participant's session with a LiveKit server: join over the signal WebSocket, the
+//! peer connection's offer, answer and trickled candidates, then the life of the session
+//! (participants coming and going, attribute updates, data both ways) and, when the
+//! server goes away, a full rejoin with backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use livekit_protocol as lk;
+use livekit_signaling::{SignalClient, SignalError, SignalEvent, SignalEvents, SignalOptions};
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::peer::{PeerEvent, PeerLink};
+use super::url::ServerUrl;
+use crate::proto::{self, participant_info, DataPacket};
+use crate::room::{JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, RoomEvent};
+
+/// How long joining may take, signal and data channels together, before it fails.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a broken session keeps trying to rejoin before it gives up.
+pub const REJOIN_WINDOW: Duration = Duration::from_secs(60);
+/// The signal protocol we speak: 17 is what livekit-server 1.13 speaks; 18 would make a
+/// newer server expect pre-negotiated data channels, and ours are announced in band.
+const SIGNAL_PROTOCOL: u32 = 17;
+/// How long a clean leave waits for the server to take the leave before closing.
+const LEAVE_GRACE: Duration = Duration::from_millis(250);
+
+/// Why joining failed: what the server or the network said.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinFailure {
+    /// The HTTP status the server refused with, if it answered.
+    pub status: Option<u16>,
+    pub reason: String,
+}
+
+impl JoinFailure {
+    fn new(reason: impl Into<String>) -> Self {
+        Self {
+            status: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn from_signal_error(error: SignalError) -> JoinFailure {
+    match error {
+        SignalError::Client(status, body) | SignalError::Server(status, body) => JoinFailure {
+            status: Some(status.as_u16()),
+            reason: format!("the server answered {status}: {}", body.trim()),
+        },
+        SignalError::Handshake { status } => JoinFailure {
+            status: Some(status.as_u16()),
+            reason: format!("the server refused the WebSocket with {status}"),
+        },
+        other => JoinFailure::new(other.to_string()),
+    }
+}
+
+/// What the transport asks of the session.
+pub(crate) enum SessionCommand {
+    /// Merge these into our attributes on the server.
+    UpdateAttributes(HashMap<String, String>),
+    /// Leave the room and close everything.
+    Leave,
+}
+
+/// The live peer connection and the numbering of the reliable packets sent on it.
+pub(crate) struct Live {
+    pub peer: PeerLink,
+    /// The server drops reliable packets whose `sequence` does not increase; it counts
+    /// per session, so a rejoin starts again at 1.
+    pub next_sequence: u32,
+}
+
+/// What the transport and the session share.
+pub(crate) struct Shared {
+    pub live: Mutex<Option<Live>>,
+    pub commands: mpsc::UnboundedSender<SessionCommand>,
+}
+
+/// A joined session: the signal client, the peer connection, and what the server said.
+struct Established {
+    signal: SignalClient,
+    signal_events: SignalEvents,
+    peer: PeerLink,
+    peer_events: mpsc::UnboundedReceiver<PeerEvent>,
+    join: lk::JoinResponse,
+    /// Participant updates that arrived while the data channels were opening.
+    early_updates: Vec<lk::ParticipantInfo>,
+}
+
+fn signal_options(options: &JoinOptions) -> SignalOptions {
+    let mut signal = SignalOptions::default();
+    signal.auto_subscribe = false;
+    signal.single_peer_connection = true;
+    // A self-hosted server has no regions to fail over to; an error is reported as is.
+    signal.region_failover = false;
+    signal.protocol_version = SIGNAL_PROTOCOL;
+    signal.connect_timeout = JOIN_TIMEOUT;
+    signal.client_protocol = options.client_protocol;
+    signal.client_capabilities = options
+        .capabilities()
+        .into_iter()
+        .filter_map(|c| proto::Capability::try_from(c).ok())
+        .collect();
+    signal
+}
+
+/// Reads a trickled candidate's JSON (`{"candidate": "candidate:…", "sdpMid": …}`).
+fn candidate_line(candidate_init: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(candidate_init).ok()?;
+    let line = value.get("candidate")?.as_str()?;
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
+/// Joins: the signal WebSocket, then our offer and candidate, until both data channels
+/// are open.
+async fn establish(
+    url: &ServerUrl,
+    token: &str,
+    options: &JoinOptions,
+) -> Result<Established, JoinFailure> {
+    let server_ip = url.resolve().await.map_err(JoinFailure::new)?;
+    let (signal, join, mut signal_events) =
+        SignalClient::connect(&url.signal_url, token, signal_options(options), None)
+            .await
+            .map_err(from_signal_error)?;
+    let (peer, offer, mut peer_events) =
+        PeerLink::start(server_ip).await.map_err(JoinFailure::new)?;
+    signal
+        .send(lk::signal_request::Message::Offer(lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp: offer.sdp,
+            id: 1,
+            ..Default::default()
+        }))
+        .await;
+    let candidate_init = serde_json::json!({
+        "candidate": offer.candidate,
+        "sdpMid": offer.mid,
+        "sdpMLineIndex": 0,
+    });
+    signal
+        .send(lk::signal_request::Message::Trickle(lk::TrickleRequest {
+            candidate_init: candidate_init.to_string(),
+            target: lk::SignalTarget::Publisher as i32,
+            r#final: false,
+        }))
+        .await;
+
+    let mut early_updates = Vec::new();
+    loop {
+        tokio::select! {
+            event = signal_events.recv() => match event {
+                Some(SignalEvent::Message(message)) => match *message {
+                    lk::signal_response::Message::Answer(answer) => {
+                        peer.accept_answer(answer.sdp).await.map_err(JoinFailure::new)?;
+                    }
+                    lk::signal_response::Message::Trickle(trickle) => {
+                        if let Some(line) = candidate_line(&trickle.candidate_init) {
+                            peer.add_remote_candidate(line);
+                        }
+                    }
+                    lk::signal_response::Message::Update(update) => {
+                        early_updates.extend(update.participants);
+                    }
+                    lk::signal_response::Message::Leave(leave) => {
+                        return Err(JoinFailure::new(format!(
+                            "the server sent us away while joining (reason {:?})",
+                            lk::DisconnectReason::try_from(leave.reason).unwrap_or_default()
+                        )));
+                    }
+                    _ => {}
+                },
+                Some(SignalEvent::Close(reason)) => {
+                    return Err(JoinFailure::new(format!("the signal connection closed while joining: {reason}")));
+                }
+                None => return Err(JoinFailure::new("the signal connection closed while joining")),
+            },
+            event = peer_events.recv() => match event {
+                Some(PeerEvent::Open) => break,
+                Some(PeerEvent::Data(_)) => {}
+                Some(PeerEvent::Closed(reason)) => {
+                    return Err(JoinFailure::new(format!("the data channels failed to open: {reason}")));
+                }
+                None => return Err(JoinFailure::new("the data channels failed to open")),
+            },
+        }
+    }
+    Ok(Established {
+        signal,
+        signal_events,
+        peer,
+        peer_events,
+        join,
+        early_updates,
+    })
+}
+
+/// Joins once, with [`JOIN_TIMEOUT`] for all of it.
+pub(crate) async fn join_once(
+    url: &ServerUrl,
+    token: &str,
+    options: &JoinOptions,
+) -> Result<Session, JoinFailure> {
+    let established = tokio::time::timeout(JOIN_TIMEOUT, establish(url, token, options))
+        .await
+        .map_err(|_| {
+            JoinFailure::new(format!(
+                "no answer within {} s (is a LiveKit server listening at {}?)",
+                JOIN_TIMEOUT.as_secs(),
+                url.signal_url
+            ))
+        })??;
+    Ok(Session::new(
+        url.clone(),
+        token.to_owned(),
+        options.clone(),
+        established,
+    ))
+}
+
+/// Everything a session knows; the task in [`Session::run`] owns it.
+pub(crate) struct Session {
+    url: ServerUrl,
+    token: String,
+    options: JoinOptions,
+    current: Established,
+    /// Our own participant, as the server last described it.
+    pub me: lk::ParticipantInfo,
+    /// Latest `ParticipantInfo.version` per sid, to drop stale updates.
+    versions: HashMap<String, u32>,
+    /// Highest reliable `sequence` seen per sender sid (the server forwards the sender's
+    /// numbering; a repeat is a duplicate).
+    last_sequence: HashMap<String, u32>,
+    /// Our attributes as we asked for them, republished after a rejoin.
+    attributes: HashMap<String, String>,
+}
+
+impl Session {
+    fn new(url: ServerUrl, token: String, options: JoinOptions, current: Established) -> Self {
+        let me = current.join.participant.clone().unwrap_or_default();
+        let attributes = me.attributes.clone();
+        Self {
+            url,
+            token,
+            options,
+            current,
+            me,
+            versions: HashMap::new(),
+            last_sequence: HashMap::new(),
+            attributes,
+        }
+    }
+
+    pub(crate) fn server_version(&self) -> Option<String> {
+        self.current
+            .join
+            .server_info
+            .as_ref()
+            .map(|s| s.version.clone())
+            .filter(|v| !v.is_empty())
+            .or_else(|| Some(self.current.join.server_version.clone()).filter(|v| !v.is_empty()))
+    }
+
+    pub(crate) fn live(&self) -> Live {
+        Live {
+            peer: self.current.peer.clone(),
+            next_sequence: 1,
+        }
+    }
+
+    /// Applies the join response's participant list (and the updates that came with it)
+    /// to `remotes`, sending what changed as events.
+    pub(crate) fn adopt_room(&mut self, remotes: &RemoteRegistry, events: &RoomEvents) {
+        let mut present: Vec<lk::ParticipantInfo> = self.current.join.other_participants.clone();
+        present.extend(std::mem::take(&mut self.current.early_updates));
+        // Whoever we knew and the server no longer lists left while we were away.
+        let listed: Vec<&str> = present.iter().map(|p| p.identity.as_str()).collect();
+        for known in remotes.all() {
+            if !listed.contains(&known.identity.as_str()) {
+                remotes.remove(&known.identity);
+                events.send(RoomEvent::ParticipantLeft(known.identity));
+            }
+        }
+        self.apply_updates(present, remotes, events);
+    }
+
+    fn apply_updates(
+        &mut self,
+        infos: Vec<lk::ParticipantInfo>,
+        remotes: &RemoteRegistry,
+        events: &RoomEvents,
+    ) {
+        for info in infos {
+            if info.sid == self.me.sid || info.identity == self.me.identity {
+                if info.sid == self.me.sid && info.version >= self.me.version {
+                    self.me = info;
+                }
+                continue;
+            }
+            let seen = self.versions.get(&info.sid).copied().unwrap_or(0);
+            if info.version < seen {
+                continue;
+            }
+            self.versions.insert(info.sid.clone(), info.version);
+            if info.state == participant_info::State::Disconnected as i32 {
+                // A rejoin under the same identity has a new sid; the old one leaving
+                // must not remove the new one.
+                if remotes
+                    .get(&info.identity)
+                    .is_some_and(|known| known.sid == info.sid)
+                {
+                    remotes.remove(&info.identity);
+                    self.versions.remove(&info.sid);
+                    events.send(RoomEvent::ParticipantLeft(info.identity));
+                }
+                continue;
+            }
+            let remote = RemoteParticipant::from_info(&info);
+            match remotes.get(&remote.identity) {
+                Some(known) if known == remote => {}
+                Some(_) => {
+                    remotes.insert(remote.clone());
+                    events.send(RoomEvent::ParticipantUpdated(remote));
+                }
+                None => {
+                    remotes.insert(remote.clone());
+                    events.send(RoomEvent::ParticipantJoined(remote));
+                }
+            }
+        }
+    }
+
+    fn handle_data(&mut self, bytes: &[u8], events: &RoomEvents) {
+        let packet = match DataPacket::decode(bytes) {
+            Ok(packet) => packet,
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable data packet from the server dropped");
+                return;
+            }
+        };
+        // `kind` is deprecated in the protocol, but livekit-server still stamps it with
+        // the channel the packet came on, and only reliable packets are numbered.
+        #[allow(deprecated)]
+        let reliable = packet.kind == proto::data_packet::Kind::Reliable as i32;
+        if reliable && packet.sequence > 0 {
+            let last = self
+                .last_sequence
+                .entry(packet.participant_sid.clone())
+                .or_insert(0);
+            if packet.sequence <= *last {
+                return;
+            }
+            *last = packet.sequence;
+        }
+        events.send(RoomEvent::Data(Box::new(packet)));
+    }
+
+    async fn update_attributes(&mut self, changes: HashMap<String, String>) {
+        self.merge_wanted(changes.clone());
+        let request_id = self.current.signal.next_request_id();
+        self.current
+            .signal
+            .send(lk::signal_request::Message::UpdateMetadata(
+                lk::UpdateParticipantMetadata {
+                    attributes: changes,
+                    request_id,
+                    ..Default::default()
+                },
+            ))
+            .await;
+    }
+
+    /// Serves the session until we leave or the server is gone for good. The registry
+    /// and `shared.live` are kept current; `events` feed the participant.
+    pub(crate) async fn run(
+        mut self,
+        shared: Arc<Shared>,
+        mut commands: mpsc::UnboundedReceiver<SessionCommand>,
+        remotes: RemoteRegistry,
+        events: RoomEvents,
+    ) {
+        loop {
+            let lost = self.serve(&mut commands, &remotes, &events).await;
+            let Some(reason) = lost else {
+                break;
+            };
+            *lock(&shared.live) = None;
+            self.current.signal.close().await;
+            tracing::warn!(reason, "connection to the LiveKit server lost; rejoining");
+            events.send(RoomEvent::ConnectionLost(reason.clone()));
+            if !self.rejoin(&shared, &mut commands, &remotes, &events).await {
+                break;
+            }
+        }
+        *lock(&shared.live) = None;
+        remotes.clear();
+        // Dropping `events` ends the participant's dispatcher: it is out of the room.
+    }
+
+    /// One session's life; `Some(reason)` when the link broke, `None` when it ended.
+    async fn serve(
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<SessionCommand>,
+        remotes: &RemoteRegistry,
+        events: &RoomEvents,
+    ) -> Option<String> {
+        loop {
+            tokio::select! {
+                event = self.current.signal_events.recv() => match event {
+                    Some(SignalEvent::Message(message)) => {
+                        if let Some(end) = self.handle_signal(*message, remotes, events) {
+                            return end;
+                        }
+                    }
+                    Some(SignalEvent::Close(reason)) => {
+                        return Some(format!("signal connection closed: {reason}"));
+                    }
+                    None => return Some("signal connection closed".into()),
+                },
+                event = self.current.peer_events.recv() => match event {
+                    Some(PeerEvent::Data(bytes)) => self.handle_data(&bytes, events),
+                    Some(PeerEvent::Open) => {}
+                    Some(PeerEvent::Closed(reason)) => {
+                        return Some(format!("data channels closed: {reason}"));
+                    }
+                    None => return Some("data channels closed".into()),
+                },
+                command = commands.recv() => match command {
+                    Some(SessionCommand::UpdateAttributes(changes)) => {
+                        self.update_attributes(changes).await;
+                    }
+                    Some(SessionCommand::Leave) | None => {
+                        self.leave().await;
+                        return None;
+                    }
+                },
+                _ = events.closed() => {
+                    self.leave().await;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Handles one signal message; `Some(end)` when it ends the session (`Some(None)`:
+    /// for good; `Some(Some(reason))`: rejoin).
+    fn handle_signal(
+        &mut self,
+        message: lk::signal_response::Message,
+        remotes: &RemoteRegistry,
+        events: &RoomEvents,
+    ) -> Option<Option<String>> {
+        use lk::signal_response::Message as M;
+        match message {
+            M::Update(update) => self.apply_updates(update.participants, remotes, events),
+            M::Trickle(trickle) => {
+                if let Some(line) = candidate_line(&trickle.candidate_init) {
+                    self.current.peer.add_remote_candidate(line);
+                }
+            }
+            M::RefreshToken(token) => self.token = token,
+            M::RequestResponse(response) => {
+                if response.reason != lk::request_response::Reason::Ok as i32 {
+                    let reason = lk::request_response::Reason::try_from(response.reason)
+                        .map(|r| r.as_str_name())
+                        .unwrap_or("UNKNOWN");
+                    tracing::error!(
+                        reason,
+                        message = response.message,
+                        "the LiveKit server refused a request (attribute update)"
+                    );
+                }
+            }
+            M::Leave(leave) => {
+                let reason = lk::DisconnectReason::try_from(leave.reason).unwrap_or_default();
+                let action = lk::leave_request::Action::try_from(leave.action).unwrap_or_default();
+                return match action {
+                    lk::leave_request::Action::Disconnect => {
+                        tracing::warn!(?reason, "the LiveKit server removed this participant");
+                        Some(None)
+                    }
+                    _ => Some(Some(format!(
+                        "the server asked us to reconnect ({reason:?})"
+                    ))),
+                };
+            }
+            _ => {}
+        }
+        None
+    }
+
+    async fn leave(&mut self) {
+        self.current
+            .signal
+            .send(lk::signal_request::Message::Leave(lk::LeaveRequest {
+                reason: lk::DisconnectReason::ClientInitiated as i32,
+                action: lk::leave_request::Action::Disconnect as i32,
+                ..Default::default()
+            }))
+            .await;
+        // As the JS SDK does: give the server a moment to take the leave, then close.
+        let _ = tokio::time::timeout(LEAVE_GRACE, async {
+            while let Some(event) = self.current.signal_events.recv().await {
+                if matches!(event, SignalEvent::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        self.current.signal.close().await;
+    }
+
+    /// Rejoins with backoff until it works (true) or the window closes or we leave (false).
+    async fn rejoin(
+        &mut self,
+        shared: &Shared,
+        commands: &mut mpsc::UnboundedReceiver<SessionCommand>,
+        remotes: &RemoteRegistry,
+        events: &RoomEvents,
+    ) -> bool {
+        let give_up = Instant::now() + REJOIN_WINDOW;
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let attempt = tokio::time::timeout(
+                JOIN_TIMEOUT,
+                establish(&self.url, &self.token, &self.options),
+            );
+            let result = tokio::select! {
+                result = attempt => result.unwrap_or_else(|_| Err(JoinFailure::new("timed out"))),
+                command = commands.recv() => match command {
+                    Some(SessionCommand::UpdateAttributes(changes)) => {
+                        self.merge_wanted(changes);
+                        continue;
+                    }
+                    Some(SessionCommand::Leave) | None => return false,
+                },
+                _ = events.closed() => return false,
+            };
+            match result {
+                Ok(established) => {
+                    self.current = established;
+                    if let Some(me) = self.current.join.participant.clone() {
+                        self.me = me;
+                    }
+                    self.versions.clear();
+                    *lock(&shared.live) = Some(self.live());
+                    self.adopt_room(remotes, events);
+                    // Attributes (the manifests of served services among them) belong to
+                    // the session the server lost; publish them again.
+                    let wanted: HashMap<String, String> = self
+                        .attributes
+                        .iter()
+                        .filter(|(k, v)| self.me.attributes.get(*k) != Some(v))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if !wanted.is_empty() {
+                        self.update_attributes(wanted).await;
+                    }
+                    tracing::info!("rejoined the LiveKit server");
+                    events.send(RoomEvent::Reconnected);
+                    return true;
+                }
+                Err(failure) => {
+                    if Instant::now() + backoff > give_up {
+                        tracing::error!(
+                            reason = failure.reason,
+                            "giving up rejoining the LiveKit server"
+                        );
+                        return false;
+                    }
+                    tracing::debug!(reason = failure.reason, "rejoin attempt failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = events.closed() => return false,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Records what our attributes should be, for a rejoin to publish again.
+    fn merge_wanted(&mut self, changes: HashMap<String, String>) {
+        for (key, value) in changes {
+            if value.is_empty() {
+                self.attributes.remove(&key);
+            } else {
+                self.attributes.insert(key, value);
+            }
+        }
+    }
+
+    /// Sends our initial attributes, as `JoinOptions::attributes` asked.
+    pub(crate) async fn publish_initial_attributes(&mut self, attributes: HashMap<String, String>) {
+        if !attributes.is_empty() {
+            self.update_attributes(attributes).await;
+        }
+    }
+
+    /// Our kind, as the server stamped it from the token.
+    pub(crate) fn kind(&self) -> ParticipantKind {
+        ParticipantKind::try_from(self.me.kind).unwrap_or(ParticipantKind::Standard)
+    }
+}
+
+/// The participant's event channel.
+pub(crate) struct RoomEvents(pub mpsc::UnboundedSender<RoomEvent>);
+
+impl RoomEvents {
+    fn send(&self, event: RoomEvent) {
+        let _ = self.0.send(event);
+    }
+
+    async fn closed(&self) {
+        self.0.closed().await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
