@@ -78,7 +78,11 @@ impl PeerLink {
             .local_addr()
             .map_err(|e| format!("UDP socket has no local address: {e}"))?;
 
-        let mut rtc = Rtc::builder().build(Instant::now());
+        // SCTP's send buffer must hold what a channel may queue, or writes are refused
+        // before the channel ever reports its buffer drained.
+        let mut rtc = Rtc::builder()
+            .set_sctp_max_buffered_amount(2 * BUFFERED_HIGH)
+            .build(Instant::now());
         let mut api = rtc.sdp_api();
         let reliable = api.add_channel_with_config(ChannelConfig {
             label: RELIABLE_LABEL.into(),
@@ -341,8 +345,9 @@ impl Driver {
             .map_err(|e| format!("the server's SDP answer was refused: {e}"))
     }
 
-    /// Hands waiting messages to a channel while it has room.
-    fn flush(&mut self, lossy: bool) -> Result<(), String> {
+    /// Hands waiting messages to a channel while it has room; whether it handed any.
+    fn flush(&mut self, lossy: bool) -> Result<bool, String> {
+        let mut wrote = false;
         loop {
             let queue = if lossy {
                 &mut self.channels.lossy
@@ -350,14 +355,14 @@ impl Driver {
                 &mut self.channels.reliable
             };
             if !queue.open || queue.waiting.is_empty() {
-                return Ok(());
+                return Ok(wrote);
             }
             let id = queue.id;
             let Some(mut channel) = self.rtc.channel(id) else {
                 return Err("a data channel vanished".into());
             };
             if channel.buffered_amount() >= BUFFERED_HIGH {
-                return Ok(());
+                return Ok(wrote);
             }
             let queue = if lossy {
                 &mut self.channels.lossy
@@ -365,13 +370,14 @@ impl Driver {
                 &mut self.channels.reliable
             };
             let Some((bytes, done)) = queue.waiting.pop_front() else {
-                return Ok(());
+                return Ok(wrote);
             };
             let Some(mut channel) = self.rtc.channel(id) else {
                 return Err("a data channel vanished".into());
             };
             match channel.write(true, &bytes) {
                 Ok(true) => {
+                    wrote = true;
                     let _ = done.send(Ok(()));
                 }
                 Ok(false) => {
@@ -382,7 +388,7 @@ impl Driver {
                         &mut self.channels.reliable
                     };
                     queue.waiting.push_front((bytes, done));
-                    return Ok(());
+                    return Ok(wrote);
                 }
                 Err(e) => {
                     let _ = done.send(Err(e.to_string()));
@@ -398,12 +404,41 @@ impl Driver {
     fn drain(&mut self) -> Result<Instant, String> {
         loop {
             let (deadline, writable) = self.poll()?;
-            if !writable {
+            // Acknowledgements that came in may have made room without crossing the
+            // low-water mark, so waiting messages are retried after every input too.
+            let waiting = !self.channels.reliable.waiting.is_empty()
+                || !self.channels.lossy.waiting.is_empty();
+            if !writable && !(waiting && self.has_room()) {
                 return Ok(deadline);
             }
-            self.flush(false)?;
-            self.flush(true)?;
+            let wrote = self.flush(false)? | self.flush(true)?;
+            if !wrote {
+                return Ok(deadline);
+            }
         }
+    }
+
+    /// Whether a channel with waiting messages could take the first of them now.
+    fn has_room(&mut self) -> bool {
+        let mut room = false;
+        for lossy in [false, true] {
+            let queue = if lossy {
+                &self.channels.lossy
+            } else {
+                &self.channels.reliable
+            };
+            let (id, open, next) = (
+                queue.id,
+                queue.open,
+                queue.waiting.front().map(|m| m.0.len()),
+            );
+            if let (true, Some(len)) = (open, next) {
+                if let Some(mut channel) = self.rtc.channel(id) {
+                    room |= channel.buffered_amount() + len <= BUFFERED_HIGH;
+                }
+            }
+        }
+        room
     }
 
     /// Polls str0m until it asks for a timeout: sends what it transmits, handles its

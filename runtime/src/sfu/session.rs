@@ -25,6 +25,14 @@ pub const REJOIN_WINDOW: Duration = Duration::from_secs(60);
 /// The signal protocol we speak: 17 is what livekit-server 1.13 speaks; 18 would make a
 /// newer server expect pre-negotiated data channels, and ours are announced in band.
 const SIGNAL_PROTOCOL: u32 = 17;
+/// How long packets from a sender the server has not described yet are held for its
+/// `ParticipantInfo`: livekit-server batches the joins of participants that publish no
+/// tracks for up to 3 s, while their data is forwarded at once, and a caller policy must
+/// see the caller's kind and attributes, not a stranger.
+const HOLD_FOR_UNKNOWN_SENDER: Duration = Duration::from_secs(4);
+/// At most this many bytes are held for unknown senders; past it they are delivered as
+/// strangers rather than held.
+const HOLD_BYTES: usize = 16 * 1024 * 1024;
 /// How long a clean leave waits for the server to take the leave before closing.
 const LEAVE_GRACE: Duration = Duration::from_millis(250);
 
@@ -238,6 +246,14 @@ pub(crate) struct Session {
     last_sequence: HashMap<String, u32>,
     /// Our attributes as we asked for them, republished after a rejoin.
     attributes: HashMap<String, String>,
+    /// Packets from senders not yet described, in arrival order per sender.
+    held: HashMap<String, HeldPackets>,
+    held_bytes: usize,
+}
+
+struct HeldPackets {
+    since: Instant,
+    packets: Vec<(DataPacket, usize)>,
 }
 
 impl Session {
@@ -253,6 +269,8 @@ impl Session {
             versions: HashMap::new(),
             last_sequence: HashMap::new(),
             attributes,
+            held: HashMap::new(),
+            held_bytes: 0,
         }
     }
 
@@ -328,14 +346,43 @@ impl Session {
                     events.send(RoomEvent::ParticipantUpdated(remote));
                 }
                 None => {
+                    let identity = remote.identity.clone();
                     remotes.insert(remote.clone());
                     events.send(RoomEvent::ParticipantJoined(remote));
+                    self.release(&identity, events);
                 }
             }
         }
     }
 
-    fn handle_data(&mut self, bytes: &[u8], events: &RoomEvents) {
+    /// Delivers what was held for `identity`.
+    fn release(&mut self, identity: &str, events: &RoomEvents) {
+        if let Some(held) = self.held.remove(identity) {
+            for (packet, size) in held.packets {
+                self.held_bytes -= size;
+                events.send(RoomEvent::Data(Box::new(packet)));
+            }
+        }
+    }
+
+    /// Delivers what was held longer than [`HOLD_FOR_UNKNOWN_SENDER`].
+    fn release_expired(&mut self, events: &RoomEvents) {
+        let expired: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.since.elapsed() >= HOLD_FOR_UNKNOWN_SENDER)
+            .map(|(identity, _)| identity.clone())
+            .collect();
+        for identity in expired {
+            tracing::warn!(
+                sender = identity,
+                "the server never described this sender; its packets are delivered without its kind or attributes"
+            );
+            self.release(&identity, events);
+        }
+    }
+
+    fn handle_data(&mut self, bytes: &[u8], remotes: &RemoteRegistry, events: &RoomEvents) {
         let packet = match DataPacket::decode(bytes) {
             Ok(packet) => packet,
             Err(e) => {
@@ -356,6 +403,26 @@ impl Session {
                 return;
             }
             *last = packet.sequence;
+        }
+        let sender = &packet.participant_identity;
+        let unknown =
+            !sender.is_empty() && *sender != self.me.identity && !remotes.contains(sender);
+        if unknown || self.held.contains_key(sender) {
+            let size = bytes.len();
+            if self.held_bytes + size <= HOLD_BYTES {
+                self.held_bytes += size;
+                self.held
+                    .entry(sender.clone())
+                    .or_insert_with(|| HeldPackets {
+                        since: Instant::now(),
+                        packets: Vec::new(),
+                    })
+                    .packets
+                    .push((packet, size));
+                return;
+            }
+            let sender = sender.clone();
+            self.release(&sender, events);
         }
         events.send(RoomEvent::Data(Box::new(packet)));
     }
@@ -423,7 +490,7 @@ impl Session {
                     None => return Some("signal connection closed".into()),
                 },
                 event = self.current.peer_events.recv() => match event {
-                    Some(PeerEvent::Data(bytes)) => self.handle_data(&bytes, events),
+                    Some(PeerEvent::Data(bytes)) => self.handle_data(&bytes, remotes, events),
                     Some(PeerEvent::Open) => {}
                     Some(PeerEvent::Closed(reason)) => {
                         return Some(format!("data channels closed: {reason}"));
@@ -442,6 +509,9 @@ impl Session {
                 _ = events.closed() => {
                     self.leave().await;
                     return None;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)), if !self.held.is_empty() => {
+                    self.release_expired(events);
                 }
             }
         }
