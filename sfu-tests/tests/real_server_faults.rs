@@ -1,0 +1,246 @@
+//! Faults on the way to and through a real livekit-server: refused tokens, nothing
+//! listening, malformed URLs, the server killed mid-call and the server restarted. Each
+//! test that kills a server starts its own.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use livekit_typed_rpc::{
+    sfu, ConnectionState, Error, JoinOptions, Participant, PerformRpcData, RpcErrorCode,
+    RpcInvocationData,
+};
+use livekit_typed_rpc_sfu_tests::LiveKitServer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn join(server: &LiveKitServer, room: &str, identity: &str) -> Participant {
+    sfu::connect(
+        server.url(),
+        &server.token(room, identity),
+        JoinOptions::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{identity} joins: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_fails_fast_with_the_servers_reason() {
+    let server = LiveKitServer::start();
+    // Signed with another secret: the server cannot verify it.
+    let forged = livekit_api::access_token::AccessToken::with_api_key(
+        server.api_key(),
+        "not-the-secret-of-this-server-at-all-32+",
+    )
+    .with_identity("mallory")
+    .with_grants(livekit_api::access_token::VideoGrants {
+        room_join: true,
+        room: "r".into(),
+        ..Default::default()
+    })
+    .to_jwt()
+    .unwrap();
+    let started = Instant::now();
+    let error = sfu::connect(server.url(), &forged, JoinOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    match &error {
+        Error::Join { status, reason, .. } => {
+            assert_eq!(*status, Some(401), "{error}");
+            assert!(!reason.is_empty(), "{error}");
+        }
+        other => panic!("expected Error::Join, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_and_malformed_urls_fail_fast() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let started = Instant::now();
+    let error = sfu::connect(
+        &format!("ws://127.0.0.1:{port}"),
+        "token",
+        JoinOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(error, Error::Join { status: None, .. }),
+        "{error:?}"
+    );
+
+    for bad in [
+        "localhost:7880",
+        "ftp://127.0.0.1",
+        "ws://",
+        "ws://127.0.0.1:notaport",
+    ] {
+        let started = Instant::now();
+        let error = sfu::connect(bad, "token", JoinOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "{bad}: slow"
+        );
+        assert!(matches!(error, Error::Join { .. }), "{bad}: {error:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_killed_mid_call_then_restarted() {
+    let mut server = LiveKitServer::start();
+    let robot = join(&server, "crash", "robot").await;
+    robot
+        .register_rpc_method("stall", |_: RpcInvocationData| async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(String::new())
+        })
+        .unwrap();
+    robot
+        .register_rpc_method("ping", |d: RpcInvocationData| async move { Ok(d.payload) })
+        .unwrap();
+    robot
+        .set_attributes(HashMap::from([("role".to_owned(), "arm".to_owned())]))
+        .await
+        .unwrap();
+    let operator = join(&server, "crash", "operator").await;
+    assert!(operator.wait_for_participant("robot", WAIT).await.is_some());
+    let call = |method: &str| PerformRpcData {
+        destination_identity: "robot".into(),
+        method: method.into(),
+        payload: "p".into(),
+        response_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let pending: Vec<_> = (0..5)
+        .map(|_| {
+            let operator = operator.clone();
+            let call = call("stall");
+            tokio::spawn(async move { operator.perform_rpc(call).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    server.kill();
+    let killed = Instant::now();
+    for call in pending {
+        let error = tokio::time::timeout(Duration::from_secs(5), call)
+            .await
+            .expect("a pending call fails within 5 s of the server dying")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(error.code, RpcErrorCode::SendFailed as u32, "{error}");
+        let detail = format!("{error} {:?}", error.data);
+        assert!(
+            detail.contains("connection to the LiveKit server was lost"),
+            "{detail}"
+        );
+    }
+    assert!(killed.elapsed() < Duration::from_secs(5));
+    assert!(!operator.is_connected());
+    assert!(matches!(
+        operator.connection_state(),
+        ConnectionState::Reconnecting(_)
+    ));
+
+    // The server comes back: both rejoin by themselves and publish their attributes again.
+    server.restart();
+    for p in [&robot, &operator] {
+        let mut states = p.connection_states();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            states.wait_for(|s| *s == ConnectionState::Connected),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{} reconnects", p.identity()))
+        .unwrap();
+    }
+    let role = operator
+        .wait_for_remotes(WAIT, |remotes| {
+            remotes
+                .iter()
+                .find(|r| r.identity == "robot")
+                .and_then(|r| r.attributes.get("role").cloned())
+        })
+        .await;
+    assert_eq!(
+        role.as_deref(),
+        Some("arm"),
+        "the robot's attributes came back"
+    );
+    let reply = operator
+        .perform_rpc(call("ping"))
+        .await
+        .expect("a new call succeeds");
+    assert_eq!(reply, "p");
+    assert_eq!(operator.diagnostics().pending_calls, 0);
+
+    // Leaving for good while connected is a clean leave the other side sees.
+    robot.leave().await;
+    assert_eq!(robot.connection_state(), ConnectionState::Disconnected);
+    let gone = operator
+        .wait_for_remotes(WAIT, |remotes| {
+            remotes.iter().all(|r| r.identity != "robot").then_some(())
+        })
+        .await;
+    assert!(gone.is_some(), "the operator saw the robot leave");
+}
+
+/// The README's real-server example, run against a server of our own.
+#[test]
+fn the_sfu_room_example_runs_against_a_real_server() {
+    let server = LiveKitServer::start();
+    // `cargo test` builds the package's examples next to the test binaries.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("sfu_room");
+    assert!(
+        example.exists(),
+        "{} was not built: run the whole package (`cargo test -p livekit-typed-rpc-sfu-tests`), which builds its examples",
+        example.display()
+    );
+    let output = std::process::Command::new(&example)
+        .env("LIVEKIT_URL", server.url())
+        .env("LIVEKIT_API_KEY", server.api_key())
+        .env(
+            "LIVEKIT_API_SECRET",
+            livekit_typed_rpc_sfu_tests::API_SECRET,
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the example failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("operator discovered Robot on robot-1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("move_arm(2, 41.5) -> joint 2 at 41.5 degrees for operator"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("snapshot(5000000) -> 5000000 bytes"),
+        "{stdout}"
+    );
+}
