@@ -198,11 +198,14 @@ fn local_ip_towards(server: IpAddr) -> Result<IpAddr, String> {
         .map_err(|e| format!("no local address towards {server}: {e}"))
 }
 
+/// A message waiting for room in a channel, and who to tell when it went.
+type Waiting = (Vec<u8>, oneshot::Sender<Result<(), String>>);
+
 /// One channel and the messages waiting for room in it.
 struct ChannelQueue {
     id: ChannelId,
     open: bool,
-    waiting: VecDeque<(Vec<u8>, oneshot::Sender<Result<(), String>>)>,
+    waiting: VecDeque<Waiting>,
 }
 
 impl ChannelQueue {
@@ -408,7 +411,7 @@ impl Driver {
             // low-water mark, so waiting messages are retried after every input too.
             let waiting = !self.channels.reliable.waiting.is_empty()
                 || !self.channels.lossy.waiting.is_empty();
-            if !writable && !(waiting && self.has_room()) {
+            if !(writable || waiting && self.has_room()) {
                 return Ok(deadline);
             }
             let wrote = self.flush(false)? | self.flush(true)?;
@@ -477,10 +480,10 @@ impl Driver {
                         let _ = self.events.send(PeerEvent::Data(data.data));
                     }
                     Event::ChannelBufferedAmountLow(_) => writable = true,
-                    Event::ChannelClose(id) => {
-                        if id == self.channels.reliable.id || id == self.channels.lossy.id {
-                            return Err("the server closed a data channel".into());
-                        }
+                    Event::ChannelClose(id)
+                        if id == self.channels.reliable.id || id == self.channels.lossy.id =>
+                    {
+                        return Err("the server closed a data channel".into());
                     }
                     Event::IceConnectionStateChange(state) => match state {
                         IceConnectionState::Disconnected => {

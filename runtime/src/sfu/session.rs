@@ -534,17 +534,17 @@ impl Session {
                 }
             }
             M::RefreshToken(token) => self.token = token,
-            M::RequestResponse(response) => {
-                if response.reason != lk::request_response::Reason::Ok as i32 {
-                    let reason = lk::request_response::Reason::try_from(response.reason)
-                        .map(|r| r.as_str_name())
-                        .unwrap_or("UNKNOWN");
-                    tracing::error!(
-                        reason,
-                        message = response.message,
-                        "the LiveKit server refused a request (attribute update)"
-                    );
-                }
+            M::RequestResponse(response)
+                if response.reason != lk::request_response::Reason::Ok as i32 =>
+            {
+                let reason = lk::request_response::Reason::try_from(response.reason)
+                    .map(|r| r.as_str_name())
+                    .unwrap_or("UNKNOWN");
+                tracing::error!(
+                    reason,
+                    message = response.message,
+                    "the LiveKit server refused a request (attribute update)"
+                );
             }
             M::Leave(leave) => {
                 let reason = lk::DisconnectReason::try_from(leave.reason).unwrap_or_default();
