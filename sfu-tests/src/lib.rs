@@ -354,6 +354,72 @@ impl Drop for LiveKitServer {
     }
 }
 
+/// A `redis-server` on a free loopback port, with nothing saved to disk, for nodes that
+/// share rooms. Killed on drop.
+pub struct Redis {
+    process: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Starts Debian's `redis-server`; panics, saying how to get it, when it is missing.
+    pub fn start() -> Self {
+        let port = free_tcp_port();
+        let process = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): the multi-node test needs it; \
+                     install it with `apt-get install redis-server`"
+                )
+            });
+        let redis = Self { process, port };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !redis.answers_ping() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on 127.0.0.1:{port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && matches!(stream.read(&mut reply), Ok(n) if reply[..n].starts_with(b"+PONG"))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
 fn health_ok(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {

@@ -23,6 +23,20 @@ async fn join(server: &LiveKitServer, room: &str, identity: &str) -> Participant
     .unwrap_or_else(|e| panic!("{identity} joins: {e}"))
 }
 
+/// Joining fails, within `limit`.
+async fn refused_within(url: &str, token: &str, limit: Duration) -> Error {
+    let started = Instant::now();
+    let error = sfu::connect(url, token, JoinOptions::default())
+        .await
+        .expect_err("joining must fail");
+    assert!(
+        started.elapsed() < limit,
+        "{url}: took {:?}",
+        started.elapsed()
+    );
+    error
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_fails_fast_with_the_servers_reason() {
     let server = LiveKitServer::start();
@@ -39,15 +53,7 @@ async fn a_refused_token_fails_fast_with_the_servers_reason() {
     })
     .to_jwt()
     .unwrap();
-    let started = Instant::now();
-    let error = sfu::connect(server.url(), &forged, JoinOptions::default())
-        .await
-        .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    let error = refused_within(server.url(), &forged, Duration::from_secs(5)).await;
     match &error {
         Error::Join { status, reason, .. } => {
             assert_eq!(*status, Some(401), "{error}");
@@ -62,19 +68,12 @@ async fn nothing_listening_and_malformed_urls_fail_fast() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let started = Instant::now();
-    let error = sfu::connect(
+    let error = refused_within(
         &format!("ws://127.0.0.1:{port}"),
         "token",
-        JoinOptions::default(),
+        Duration::from_secs(5),
     )
-    .await
-    .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    .await;
     assert!(
         matches!(error, Error::Join { status: None, .. }),
         "{error:?}"
@@ -86,14 +85,7 @@ async fn nothing_listening_and_malformed_urls_fail_fast() {
         "ws://",
         "ws://127.0.0.1:notaport",
     ] {
-        let started = Instant::now();
-        let error = sfu::connect(bad, "token", JoinOptions::default())
-            .await
-            .unwrap_err();
-        assert!(
-            started.elapsed() < Duration::from_millis(100),
-            "{bad}: slow"
-        );
+        let error = refused_within(bad, "token", Duration::from_millis(100)).await;
         assert!(matches!(error, Error::Join { .. }), "{bad}: {error:?}");
     }
 }
@@ -243,4 +235,37 @@ fn the_sfu_room_example_runs_against_a_real_server() {
         stdout.contains("snapshot(5000000) -> 5000000 bytes"),
         "{stdout}"
     );
+}
+
+/// Two livekit-server nodes sharing a Redis: a caller joined through one node calls a
+/// service joined through the other, as in a scaled-out deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_across_two_nodes_sharing_redis() {
+    let redis = livekit_typed_rpc_sfu_tests::Redis::start();
+    let node = || {
+        let mut config = livekit_typed_rpc_sfu_tests::ServerConfig::loopback();
+        config.redis = Some(redis.address());
+        LiveKitServer::start_with(config)
+    };
+    let (first, second) = (node(), node());
+    let robot = join(&first, "scaled", "robot").await;
+    robot
+        .register_rpc_method("where", |d: RpcInvocationData| async move {
+            Ok(format!("robot answers {}", d.caller_identity))
+        })
+        .unwrap();
+    let operator = join(&second, "scaled", "operator").await;
+    assert!(
+        operator.wait_for_participant("robot", WAIT).await.is_some(),
+        "the operator, on the second node, sees the robot"
+    );
+    let reply = operator
+        .perform_rpc(PerformRpcData {
+            destination_identity: "robot".into(),
+            method: "where".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a call across nodes");
+    assert_eq!(reply, "robot answers operator");
 }

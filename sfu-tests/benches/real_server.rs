@@ -1,0 +1,201 @@
+//! RPC through a real livekit-server next to the floor the same participants measure in
+//! the same run: a small call against one data packet's round trip (an inline text
+//! stream, a single `DataPacket` each way), and a 5 MB echo (compressed and not) against
+//! the same 5 MB sent there and back as text streams. Prints a markdown table;
+//! `benches/write_benchmarks.sh` puts it in BENCHMARKS.md.
+//!
+//! `cargo bench -p livekit-typed-rpc-sfu-tests --bench real_server`
+
+use std::time::{Duration, Instant};
+
+use livekit_typed_rpc::streams::SendTextOptions;
+use livekit_typed_rpc::{sfu, JoinOptions, Participant, PerformRpcData, RpcInvocationData};
+use livekit_typed_rpc_sfu_tests::LiveKitServer;
+use tokio::sync::mpsc;
+
+const SMALL_ROUNDS: usize = 400;
+const LARGE_ROUNDS: usize = 7;
+const LARGE: usize = 5_000_000;
+const FLOOR_TOPIC: &str = "bench.floor";
+
+/// Compressible JSON-like text, as typed results usually are.
+fn json_like(size: usize) -> String {
+    let unit = r#"{"joint":2,"angle":41.5,"pose":[0.12,0.88,1.5],"ok":true},"#;
+    unit.repeat(size / unit.len() + 1)[..size].to_owned()
+}
+
+struct Pair {
+    caller: Participant,
+    echo: Participant,
+    /// What the caller's floor handler received back.
+    floor_back: mpsc::UnboundedReceiver<String>,
+}
+
+async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
+    let options = JoinOptions {
+        compression,
+        ..Default::default()
+    };
+    let join = |identity: &'static str| {
+        let options = options.clone();
+        async move {
+            sfu::connect(server.url(), &server.token(room, identity), options)
+                .await
+                .expect("join the bench room")
+        }
+    };
+    let echo = join("echo").await;
+    let caller = join("caller").await;
+    echo.register_rpc_method("echo", |d: RpcInvocationData| async move { Ok(d.payload) })
+        .unwrap();
+    // The floor: whatever text arrives on the topic goes straight back to its sender.
+    let responder = echo.clone();
+    echo.register_text_stream_handler(FLOOR_TOPIC, move |reader| {
+        let responder = responder.clone();
+        tokio::spawn(async move {
+            let sender = reader.sender_identity().to_owned();
+            if let Ok(text) = reader.read_all().await {
+                let _ = responder
+                    .send_text(&text, floor_options(&sender, compression))
+                    .await;
+            }
+        });
+    })
+    .unwrap();
+    let (back, floor_back) = mpsc::unbounded_channel();
+    caller
+        .register_text_stream_handler(FLOOR_TOPIC, move |reader| {
+            let back = back.clone();
+            tokio::spawn(async move {
+                if let Ok(text) = reader.read_all().await {
+                    let _ = back.send(text);
+                }
+            });
+        })
+        .unwrap();
+    // Both must know each other, or the server's join batching (3 s) shows up as latency.
+    for (p, other) in [(&caller, "echo"), (&echo, "caller")] {
+        p.wait_for_participant(other, Duration::from_secs(10))
+            .await
+            .expect("the pair sees each other");
+    }
+    Pair {
+        caller,
+        echo,
+        floor_back,
+    }
+}
+
+fn floor_options(destination: &str, compress: bool) -> SendTextOptions {
+    SendTextOptions {
+        topic: FLOOR_TOPIC.into(),
+        destination_identities: vec![destination.to_owned()],
+        compress,
+        ..Default::default()
+    }
+}
+
+impl Pair {
+    async fn call(&self, payload: &str) -> Duration {
+        let started = Instant::now();
+        let reply = self
+            .caller
+            .perform_rpc(PerformRpcData {
+                destination_identity: "echo".into(),
+                method: "echo".into(),
+                payload: payload.to_owned(),
+                response_timeout: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .await
+            .expect("echo call");
+        let elapsed = started.elapsed();
+        assert_eq!(reply.len(), payload.len());
+        elapsed
+    }
+
+    async fn floor(&mut self, payload: &str, compress: bool) -> Duration {
+        let started = Instant::now();
+        self.caller
+            .send_text(payload, floor_options("echo", compress))
+            .await
+            .expect("floor send");
+        let back = self.floor_back.recv().await.expect("floor echo");
+        let elapsed = started.elapsed();
+        assert_eq!(back.len(), payload.len());
+        elapsed
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() - 1) as f64 * p).round() as usize;
+    samples[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let server = LiveKitServer::shared();
+    let mut rows = Vec::new();
+
+    // Small calls, interleaved with the floor so both see the same machine.
+    let mut pair_small = pair(&server, "bench-small", true).await;
+    for _ in 0..20 {
+        pair_small.call("warm").await;
+        pair_small.floor("warm", true).await;
+    }
+    let (mut rpc, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..SMALL_ROUNDS {
+        rpc.push(pair_small.call(r#"{"joint":2,"angle":41.5}"#).await);
+        floor.push(pair_small.floor(r#"{"joint":2,"angle":41.5}"#, true).await);
+    }
+    let (rpc50, rpc99) = (percentile(&mut rpc, 0.5), percentile(&mut rpc, 0.99));
+    let (floor50, floor99) = (percentile(&mut floor, 0.5), percentile(&mut floor, 0.99));
+    rows.push(format!(
+        "| small call through livekit-server, p50 / p99 | {:.2} / {:.2} ms | one data packet's round trip (inline text stream): {:.2} / {:.2} ms | {:.2}x / {:.2}x |",
+        ms(rpc50), ms(rpc99), ms(floor50), ms(floor99),
+        ms(rpc50) / ms(floor50), ms(rpc99) / ms(floor99)
+    ));
+    drop(pair_small);
+
+    for compression in [true, false] {
+        let room = if compression {
+            "bench-large-deflate"
+        } else {
+            "bench-large-plain"
+        };
+        let mut p = pair(&server, room, compression).await;
+        let payload = json_like(LARGE);
+        p.call(&payload).await;
+        p.floor(&payload, compression).await;
+        let (mut rpc, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..LARGE_ROUNDS {
+            rpc.push(p.call(&payload).await);
+            floor.push(p.floor(&payload, compression).await);
+        }
+        let (rpc50, floor50) = (percentile(&mut rpc, 0.5), percentile(&mut floor, 0.5));
+        let label = if compression {
+            "deflate-raw"
+        } else {
+            "uncompressed"
+        };
+        rows.push(format!(
+            "| 5 MB JSON-like echo through livekit-server, {label}, median of {LARGE_ROUNDS} | {:.1} ms, {:.0} MB/s | the same 5 MB there and back as text streams: {:.1} ms | {:.2}x |",
+            ms(rpc50),
+            2.0 * LARGE as f64 / rpc50.as_secs_f64() / 1e6,
+            ms(floor50),
+            ms(rpc50) / ms(floor50)
+        ));
+        drop(p.echo);
+    }
+
+    println!("| measurement | RPC | floor (same participants, same run) | ratio |");
+    println!("|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
