@@ -269,3 +269,113 @@ async fn a_call_across_two_nodes_sharing_redis() {
         .expect("a call across nodes");
     assert_eq!(reply, "robot answers operator");
 }
+
+/// A TCP relay in front of the server's signal port, whose connections a test can cut
+/// while the server (and the data channels, which do not go through it) stay up.
+struct SignalRelay {
+    port: u16,
+    cut: tokio::sync::broadcast::Sender<()>,
+}
+
+impl SignalRelay {
+    async fn start(target: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, _) = tokio::sync::broadcast::channel(4);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cut = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.recv() => {}
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// Drops every connection through the relay, as a network blip would.
+    fn cut(&self) {
+        let _ = self.cut.send(());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_signal_connection_resumes_the_session_and_calls_go_on() {
+    let server = LiveKitServer::start();
+    let port = server.config().unwrap().port;
+    let relay = SignalRelay::start(port).await;
+    let robot = join(&server, "blip", "robot").await;
+    robot
+        .register_rpc_method("slow", |d: RpcInvocationData| async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok(d.payload)
+        })
+        .unwrap();
+    let operator = sfu::connect(
+        &relay.url(),
+        &server.token("blip", "operator"),
+        JoinOptions::default(),
+    )
+    .await
+    .expect("the operator joins through the relay");
+    for (p, other) in [(&operator, "robot"), (&robot, "operator")] {
+        assert!(p.wait_for_participant(other, WAIT).await.is_some());
+    }
+    let sid_before = robot.remote_participant("operator").unwrap().sid;
+    let call = PerformRpcData {
+        destination_identity: "robot".into(),
+        method: "slow".into(),
+        payload: "still here".into(),
+        ..Default::default()
+    };
+    let in_flight = tokio::spawn({
+        let operator = operator.clone();
+        let call = call.clone();
+        async move { operator.perform_rpc(call).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.cut();
+
+    // The call in flight is answered over the data channels, which never broke.
+    assert_eq!(
+        in_flight
+            .await
+            .unwrap()
+            .expect("the call survives the blip"),
+        "still here"
+    );
+    // The session resumed: the signal connection works again (an attribute update goes
+    // through it), and the robot never saw the operator leave or change sid.
+    operator
+        .set_attributes(HashMap::from([("after".to_owned(), "blip".to_owned())]))
+        .await
+        .unwrap();
+    let seen = robot
+        .wait_for_remotes(WAIT, |remotes| {
+            remotes
+                .iter()
+                .find(|r| r.identity == "operator" && r.attributes.contains_key("after"))
+                .map(|r| r.sid.clone())
+        })
+        .await;
+    assert_eq!(
+        seen.as_deref(),
+        Some(sid_before.as_str()),
+        "same session, attributes flow"
+    );
+    assert_eq!(operator.connection_state(), ConnectionState::Connected);
+    assert_eq!(operator.perform_rpc(call).await.unwrap(), "still here");
+}

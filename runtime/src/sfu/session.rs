@@ -25,6 +25,9 @@ pub const REJOIN_WINDOW: Duration = Duration::from_secs(60);
 /// The signal protocol we speak: 17 is what livekit-server 1.13 speaks; 18 would make a
 /// newer server expect pre-negotiated data channels, and ours are announced in band.
 const SIGNAL_PROTOCOL: u32 = 17;
+/// How long resuming a session whose signal connection broke may take before a full
+/// rejoin is tried instead (calls in flight fail then, so this stays short).
+const RESUME_BUDGET: Duration = Duration::from_secs(2);
 /// How long packets from a sender the server has not described yet are held for its
 /// `ParticipantInfo`: livekit-server batches the joins of participants that publish no
 /// tracks for up to 3 s, while their data is forwarded at once, and a caller policy must
@@ -485,6 +488,9 @@ impl Session {
                         }
                     }
                     Some(SignalEvent::Close(reason)) => {
+                        if self.resume(&reason).await {
+                            continue;
+                        }
                         return Some(format!("signal connection closed: {reason}"));
                     }
                     None => return Some("signal connection closed".into()),
@@ -562,6 +568,38 @@ impl Session {
             _ => {}
         }
         None
+    }
+
+    /// The signal connection broke while the data channels may still be up: asks the
+    /// server to resume the session (same sid, nobody sees us leave, calls in flight go
+    /// on), as LiveKit's SDKs do first. False when the server does not take it within
+    /// [`RESUME_BUDGET`] (it was restarted, or is gone), and a full rejoin follows.
+    async fn resume(&mut self, reason: &str) -> bool {
+        tracing::info!(reason, "signal connection lost; resuming the session");
+        let give_up = Instant::now() + RESUME_BUDGET;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let remaining = give_up.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return false;
+            }
+            let restart = self
+                .current
+                .signal
+                .restart(lk::ReconnectReason::RrSignalDisconnected);
+            match tokio::time::timeout(remaining, restart).await {
+                Ok(Ok(_)) => {
+                    self.current.signal.set_reconnected().await;
+                    tracing::info!("session resumed");
+                    return true;
+                }
+                // The server no longer knows the session: only a rejoin helps.
+                Ok(Err(SignalError::LeaveRequest { .. })) | Err(_) => return false,
+                Ok(Err(e)) => tracing::debug!(error = %e, "resume attempt failed"),
+            }
+            tokio::time::sleep(backoff.min(remaining)).await;
+            backoff *= 2;
+        }
     }
 
     async fn leave(&mut self) {
