@@ -2,15 +2,11 @@
 //! at once, one typed result per server.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
-use super::client::{finish, params, payload, result_types};
-use super::krate;
+use super::call::{finish, params, payload, result_types};
+use super::{fan_out_ident, krate};
 use crate::model::{Method, Service};
-
-pub fn ident(service: &Service) -> syn::Ident {
-    format_ident!("{}FanOut", service.ident)
-}
 
 pub fn render(service: &Service) -> TokenStream {
     let krate = krate();
@@ -21,7 +17,7 @@ pub fn render(service: &Service) -> TokenStream {
         cfgs,
         ..
     } = service;
-    let fan_out = self::ident(service);
+    let fan_out = fan_out_ident(service);
     let doc = format!(
         "Calls [`{ident}`]'s methods on every participant serving it, in parallel. Made by \
          [`{client}::fan_out`]; each call returns a map from server identity to that \

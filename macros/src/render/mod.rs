@@ -1,5 +1,6 @@
 //! Writes the trait, its hidden argument structs, the client and the server from a model.
 
+mod call;
 mod client;
 mod contract;
 mod fan_out;
@@ -82,6 +83,11 @@ pub(crate) fn wire_name_consts(service: &Service) -> Vec<TokenStream> {
             }
         })
         .collect()
+}
+
+/// `<Trait>FanOut`, the fan-out client's name.
+pub(crate) fn fan_out_ident(service: &Service) -> syn::Ident {
+    format_ident!("{}FanOut", service.ident)
 }
 
 pub(crate) fn args_ident(service: &Service, method: &Method) -> syn::Ident {
