@@ -71,8 +71,7 @@ impl PeerLink {
         server: IpAddr,
     ) -> Result<(Self, LocalOffer, mpsc::UnboundedReceiver<PeerEvent>), String> {
         let local_ip = local_ip_towards(server)?;
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-            .await
+        let socket = bind_udp(SocketAddr::new(local_ip, 0))
             .map_err(|e| format!("cannot bind a UDP socket on {local_ip}: {e}"))?;
         let local_addr = socket
             .local_addr()
@@ -177,6 +176,26 @@ impl PeerLink {
                 .unwrap_or_else(|_| Err("the peer connection is closed".into()))
         }
     }
+}
+
+/// Bytes of UDP buffer asked of the OS each way. At the default (about 200 KiB) a burst
+/// of data-channel traffic overflows the receive buffer (the kernel counts
+/// `RcvbufErrors`) and SCTP stalls on retransmission timers; the OS caps what it grants
+/// at `net.core.rmem_max` / `wmem_max`.
+const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: a smaller buffer still works, only slower under bursts.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// The local address the OS would send from to reach `server`. Connecting a UDP socket
