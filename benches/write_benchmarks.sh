@@ -1,12 +1,38 @@
 #!/usr/bin/env bash
-# Writes BENCHMARKS.md from two runs of `cargo bench --bench table` and one run of
-# `cargo bench --bench vs_js` (which needs Node.js 20+ and npm, like the interop tests).
-# Nothing in BENCHMARKS.md is typed by hand: rerun this script to refresh it.
+# Writes BENCHMARKS.md from two runs of `cargo bench --bench table`, one run of
+# `cargo bench --bench vs_js` (which needs Node.js 20+ and npm, like the interop tests) and
+# one of `cargo bench --bench real_server` (a livekit-server of its own, built with Go like
+# the real-server tests). Nothing in BENCHMARKS.md is typed by hand: rerun this script to
+# refresh it. `write_benchmarks.sh real-server` refreshes only that section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+real_server_section() {
+  echo "## Through a real livekit-server (\`cargo bench --bench real_server\`)"
+  echo
+  echo "livekit-server $(sed -n 's/^pub const SERVER_VERSION: &str = "\(.*\)";/\1/p' sfu-tests/src/lib.rs) on 127.0.0.1, two \`sfu::connect\` participants (str0m $(version_of str0m), livekit-signaling $(version_of livekit-signaling)); the floor is measured by the same participants in the same run."
+  echo
+  cargo bench -p livekit-typed-rpc-sfu-tests --bench real_server 2> /dev/null
+}
+
+version_of() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+if [ "${1:-}" = real-server ]; then
+  real_server_section > "$work/real_server.md"
+  awk -v section="$work/real_server.md" '
+    /^## Through a real livekit-server/ { while ((getline line < section) > 0) print line; skip = 1; next }
+    skip && /^## / { skip = 0 }
+    !skip { print }' BENCHMARKS.md > "$work/BENCHMARKS.md"
+  grep -q '^## Through a real livekit-server' "$work/BENCHMARKS.md" || { echo; cat "$work/real_server.md"; } >> "$work/BENCHMARKS.md"
+  cp "$work/BENCHMARKS.md" BENCHMARKS.md
+  echo "wrote the real-server section of BENCHMARKS.md"
+  exit 0
+fi
 
 cargo bench --bench table -- --markdown > "$work/run1.md"
 cargo bench --bench table -- --markdown > "$work/run2.md"
@@ -53,9 +79,7 @@ awk -F' [|] ' '
     }
   }' "$work/run1.md" "$work/run2.md" > "$work/stability.md"
 
-version_of() {
-  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
-}
+real_server_section > "$work/real_server.md"
 
 {
   echo "# Benchmarks"
@@ -89,5 +113,7 @@ version_of() {
   echo '```'
   sed -n '/ratios measured in this run/,$p' "$work/vs_js.txt"
   echo '```'
+  echo
+  cat "$work/real_server.md"
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
