@@ -277,8 +277,20 @@ struct SignalRelay {
     cut: tokio::sync::broadcast::Sender<()>,
 }
 
+/// How the relay treats requests for the single-PC signal path.
+#[derive(Clone, Copy, PartialEq)]
+enum V1Path {
+    Forward,
+    /// Answer 404, as livekit-server before 1.9.10 (no `/rtc/v1`) does.
+    NotFound,
+}
+
 impl SignalRelay {
     async fn start(target: u16) -> Self {
+        Self::start_with(target, V1Path::Forward).await
+    }
+
+    async fn start_with(target: u16, v1: V1Path) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (cut, _) = tokio::sync::broadcast::channel(4);
@@ -287,11 +299,29 @@ impl SignalRelay {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let mut cut = cuts.subscribe();
                 tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    // The request head, to see which path it asks for.
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+                        match inbound.read(&mut byte).await {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    if v1 == V1Path::NotFound && head.starts_with(b"GET /rtc/v1") {
+                        let not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                        let _ = inbound.write_all(not_found).await;
+                        return;
+                    }
                     let Ok(mut outbound) =
                         tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     else {
                         return;
                     };
+                    if outbound.write_all(&head).await.is_err() {
+                        return;
+                    }
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut.recv() => {}
@@ -378,4 +408,44 @@ async fn a_lost_signal_connection_resumes_the_session_and_calls_go_on() {
     );
     assert_eq!(operator.connection_state(), ConnectionState::Connected);
     assert_eq!(operator.perform_rpc(call).await.unwrap(), "still here");
+}
+
+/// A server without the single-PC path (`/rtc/v1`, added in livekit-server 1.9.10): the
+/// participant falls back to `/rtc` and its two peer connections, and calls still flow
+/// both ways, large results included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_rtc_v1_gets_two_peer_connections() {
+    let server = LiveKitServer::start();
+    let relay = SignalRelay::start_with(server.config().unwrap().port, V1Path::NotFound).await;
+    let old_style = sfu::connect(
+        &relay.url(),
+        &server.token("v0", "old-style"),
+        JoinOptions::default(),
+    )
+    .await
+    .expect("joins through /rtc");
+    let modern = join(&server, "v0", "modern").await;
+    for p in [&old_style, &modern] {
+        p.register_rpc_method("big", |d: RpcInvocationData| async move {
+            Ok("y".repeat(d.payload.parse().unwrap_or(0)))
+        })
+        .unwrap();
+    }
+    for (p, other) in [(&old_style, "modern"), (&modern, "old-style")] {
+        assert!(p.wait_for_participant(other, WAIT).await.is_some());
+    }
+    for (caller, callee) in [(&old_style, "modern"), (&modern, "old-style")] {
+        for size in [10usize, 1_000_000] {
+            let reply = caller
+                .perform_rpc(PerformRpcData {
+                    destination_identity: callee.into(),
+                    method: "big".into(),
+                    payload: size.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{} -> {callee}, {size} bytes: {e}", caller.identity()));
+            assert_eq!(reply.len(), size);
+        }
+    }
 }

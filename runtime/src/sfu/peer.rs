@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
@@ -43,6 +43,7 @@ pub(crate) enum PeerEvent {
 
 enum Command {
     Answer(String, oneshot::Sender<Result<(), String>>),
+    Offer(String, oneshot::Sender<Result<String, String>>),
     RemoteCandidate(String),
     Send {
         lossy: bool,
@@ -51,8 +52,9 @@ enum Command {
     },
 }
 
-/// Our offer: the SDP and the one host candidate we trickle after it.
-pub(crate) struct LocalOffer {
+/// Our side of a connection: the SDP (offer or answer) and the one host candidate we
+/// trickle after it.
+pub(crate) struct LocalDescription {
     pub sdp: String,
     pub candidate: String,
     pub mid: String,
@@ -65,31 +67,21 @@ pub(crate) struct PeerLink {
 }
 
 impl PeerLink {
-    /// Binds a UDP socket on the local address that routes to `server`, builds the offer
-    /// with both channels, and starts the task. Nothing is sent until the answer arrives.
-    pub(crate) async fn start(
+    /// The connection we offer (the only one in single-PC mode, the publisher in two-PC
+    /// mode): binds a UDP socket on the local address that routes to `server`, builds the
+    /// offer with both channels, and starts the task. Nothing is sent until the answer.
+    pub(crate) async fn offer(
         server: IpAddr,
-    ) -> Result<(Self, LocalOffer, mpsc::UnboundedReceiver<PeerEvent>), String> {
-        let local_ip = local_ip_towards(server)?;
-        let socket = bind_udp(SocketAddr::new(local_ip, 0))
-            .map_err(|e| format!("cannot bind a UDP socket on {local_ip}: {e}"))?;
-        let local_addr = socket
-            .local_addr()
-            .map_err(|e| format!("UDP socket has no local address: {e}"))?;
-
-        // SCTP's send buffer must hold what a channel may queue, or writes are refused
-        // before the channel ever reports its buffer drained.
-        let mut rtc = Rtc::builder()
-            .set_sctp_max_buffered_amount(2 * BUFFERED_HIGH)
-            .build(Instant::now());
+    ) -> Result<(Self, LocalDescription, mpsc::UnboundedReceiver<PeerEvent>), String> {
+        let (mut rtc, socket) = new_rtc(server)?;
         let mut api = rtc.sdp_api();
-        let reliable = api.add_channel_with_config(ChannelConfig {
+        api.add_channel_with_config(ChannelConfig {
             label: RELIABLE_LABEL.into(),
             ordered: true,
             reliability: Reliability::Reliable,
             ..Default::default()
         });
-        let lossy = api.add_channel_with_config(ChannelConfig {
+        api.add_channel_with_config(ChannelConfig {
             label: LOSSY_LABEL.into(),
             ordered: false,
             reliability: Reliability::MaxRetransmits { retransmits: 0 },
@@ -98,46 +90,32 @@ impl PeerLink {
         let (offer, pending) = api
             .apply()
             .ok_or("str0m produced no offer for the data channels")?;
-        let sdp = offer.to_sdp_string();
-        let mid = sdp
-            .lines()
-            .find_map(|l| l.strip_prefix("a=mid:"))
-            .unwrap_or("0")
-            .trim()
-            .to_owned();
-        // Added after the offer, so it goes to the server by trickle, as SDKs do.
-        let candidate = Candidate::host(local_addr, "udp")
-            .map_err(|e| format!("bad local candidate {local_addr}: {e}"))?;
-        let candidate = rtc
-            .add_local_candidate(candidate)
-            .map(Candidate::to_sdp_string)
-            .ok_or("str0m refused our host candidate")?;
+        launch(rtc, socket, offer.to_sdp_string(), Some(pending))
+    }
 
-        let (commands, command_rx) = mpsc::unbounded_channel();
-        let (events, event_rx) = mpsc::unbounded_channel();
-        let driver = Driver {
-            rtc,
-            socket,
-            local_addr,
-            pending: Some(pending),
-            channels: Channels {
-                reliable: ChannelQueue::new(reliable),
-                lossy: ChannelQueue::new(lossy),
-            },
-            events,
-            disconnected_since: None,
-            open_reported: false,
-        };
-        tokio::spawn(driver.run(command_rx));
-        Ok((
-            Self { commands },
-            LocalOffer {
-                sdp,
-                candidate,
-                mid,
-            },
-            event_rx,
-        ))
+    /// The connection the server offers in two-PC mode (the subscriber), on which it
+    /// creates the channels it sends our data on.
+    pub(crate) async fn answer(
+        server: IpAddr,
+        offer: &str,
+    ) -> Result<(Self, LocalDescription, mpsc::UnboundedReceiver<PeerEvent>), String> {
+        let (mut rtc, socket) = new_rtc(server)?;
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("bad SDP offer: {e}"))?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| format!("the server's SDP offer was refused: {e}"))?;
+        launch(rtc, socket, answer.to_sdp_string(), None)
+    }
+
+    /// Answers a renegotiating offer from the server on this (subscriber) connection.
+    pub(crate) async fn accept_offer(&self, sdp: String) -> Result<String, String> {
+        let (done, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Offer(sdp, done))
+            .map_err(|_| "the peer connection is closed".to_owned())?;
+        rx.await
+            .unwrap_or_else(|_| Err("the peer connection is closed".into()))
     }
 
     /// Applies the server's answer.
@@ -198,6 +176,76 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
+/// A str0m instance and the UDP socket it will run on.
+fn new_rtc(server: IpAddr) -> Result<(Rtc, UdpSocket), String> {
+    let local_ip = local_ip_towards(server)?;
+    let socket = bind_udp(SocketAddr::new(local_ip, 0))
+        .map_err(|e| format!("cannot bind a UDP socket on {local_ip}: {e}"))?;
+    // SCTP's send buffer must hold what a channel may queue, or writes are refused
+    // before the channel ever reports its buffer drained.
+    let rtc = Rtc::builder()
+        .set_sctp_max_buffered_amount(2 * BUFFERED_HIGH)
+        .build(Instant::now());
+    Ok((rtc, socket))
+}
+
+/// Adds our host candidate (after the SDP, so it goes to the server by trickle, as SDKs
+/// do) and starts the task that drives the connection.
+fn launch(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    sdp: String,
+    pending: Option<SdpPendingOffer>,
+) -> Result<
+    (
+        PeerLink,
+        LocalDescription,
+        mpsc::UnboundedReceiver<PeerEvent>,
+    ),
+    String,
+> {
+    let local_addr = socket
+        .local_addr()
+        .map_err(|e| format!("UDP socket has no local address: {e}"))?;
+    let mid = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=mid:"))
+        .unwrap_or("0")
+        .trim()
+        .to_owned();
+    let candidate = Candidate::host(local_addr, "udp")
+        .map_err(|e| format!("bad local candidate {local_addr}: {e}"))?;
+    let candidate = rtc
+        .add_local_candidate(candidate)
+        .map(Candidate::to_sdp_string)
+        .ok_or("str0m refused our host candidate")?;
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (events, event_rx) = mpsc::unbounded_channel();
+    let driver = Driver {
+        rtc,
+        socket,
+        local_addr,
+        pending,
+        channels: Channels {
+            reliable: ChannelQueue::new(),
+            lossy: ChannelQueue::new(),
+        },
+        events,
+        disconnected_since: None,
+        open_reported: false,
+    };
+    tokio::spawn(driver.run(command_rx));
+    Ok((
+        PeerLink { commands },
+        LocalDescription {
+            sdp,
+            candidate,
+            mid,
+        },
+        event_rx,
+    ))
+}
+
 /// The local address the OS would send from to reach `server`. Connecting a UDP socket
 /// sends nothing; it only picks the route.
 fn local_ip_towards(server: IpAddr) -> Result<IpAddr, String> {
@@ -222,15 +270,16 @@ type Waiting = (Vec<u8>, oneshot::Sender<Result<(), String>>);
 
 /// One channel and the messages waiting for room in it.
 struct ChannelQueue {
-    id: ChannelId,
+    /// Known once the channel opened (whoever created it, it is found by its label).
+    id: Option<ChannelId>,
     open: bool,
     waiting: VecDeque<Waiting>,
 }
 
 impl ChannelQueue {
-    fn new(id: ChannelId) -> Self {
+    fn new() -> Self {
         Self {
-            id,
+            id: None,
             open: false,
             waiting: VecDeque::new(),
         }
@@ -249,14 +298,10 @@ struct Channels {
 }
 
 impl Channels {
-    fn by_id(&mut self, id: ChannelId) -> Option<&mut ChannelQueue> {
-        if id == self.reliable.id {
-            Some(&mut self.reliable)
-        } else if id == self.lossy.id {
-            Some(&mut self.lossy)
-        } else {
-            None
-        }
+    /// Whether `id` is one of the two channels LiveKit's data packets use (a server's
+    /// subscriber connection also carries `_data_track`, which is not ours to read).
+    fn carries_packets(&self, id: ChannelId) -> bool {
+        self.reliable.id == Some(id) || self.lossy.id == Some(id)
     }
 }
 
@@ -334,6 +379,18 @@ impl Driver {
                     return Err(reason);
                 }
             }
+            Command::Offer(sdp, done) => {
+                let answer = SdpOffer::from_sdp_string(&sdp)
+                    .map_err(|e| format!("bad SDP offer: {e}"))
+                    .and_then(|offer| {
+                        self.rtc
+                            .sdp_api()
+                            .accept_offer(offer)
+                            .map(|answer| answer.to_sdp_string())
+                            .map_err(|e| format!("the server's SDP offer was refused: {e}"))
+                    });
+                let _ = done.send(answer);
+            }
             Command::RemoteCandidate(line) => match Candidate::from_sdp_string(&line) {
                 // ICE over TCP is not something this participant does.
                 Ok(c) if c.proto() == Protocol::Udp => self.rtc.add_remote_candidate(c),
@@ -376,10 +433,9 @@ impl Driver {
             } else {
                 &mut self.channels.reliable
             };
-            if !queue.open || queue.waiting.is_empty() {
+            let (true, Some(id), false) = (queue.open, queue.id, queue.waiting.is_empty()) else {
                 return Ok(wrote);
-            }
-            let id = queue.id;
+            };
             let Some(mut channel) = self.rtc.channel(id) else {
                 return Err("a data channel vanished".into());
             };
@@ -454,7 +510,7 @@ impl Driver {
                 queue.open,
                 queue.waiting.front().map(|m| m.0.len()),
             );
-            if let (true, Some(len)) = (open, next) {
+            if let (true, Some(id), Some(len)) = (open, id, next) {
                 if let Some(mut channel) = self.rtc.channel(id) {
                     room |= channel.buffered_amount() + len <= BUFFERED_HIGH;
                 }
@@ -479,10 +535,14 @@ impl Driver {
                     let _ = self.socket.try_send_to(&t.contents, t.destination);
                 }
                 Output::Event(event) => match event {
-                    Event::ChannelOpen(id, _) => {
-                        if let Some(queue) = self.channels.by_id(id) {
-                            queue.open = true;
-                        }
+                    Event::ChannelOpen(id, label) => {
+                        let queue = match label.as_str() {
+                            RELIABLE_LABEL => &mut self.channels.reliable,
+                            LOSSY_LABEL => &mut self.channels.lossy,
+                            _ => continue,
+                        };
+                        queue.id = Some(id);
+                        queue.open = true;
                         if let Some(mut channel) = self.rtc.channel(id) {
                             channel.set_buffered_amount_low_threshold(BUFFERED_LOW);
                         }
@@ -495,13 +555,11 @@ impl Driver {
                             let _ = self.events.send(PeerEvent::Open);
                         }
                     }
-                    Event::ChannelData(data) => {
+                    Event::ChannelData(data) if self.channels.carries_packets(data.id) => {
                         let _ = self.events.send(PeerEvent::Data(data.data));
                     }
                     Event::ChannelBufferedAmountLow(_) => writable = true,
-                    Event::ChannelClose(id)
-                        if id == self.channels.reliable.id || id == self.channels.lossy.id =>
-                    {
+                    Event::ChannelClose(id) if self.channels.carries_packets(id) => {
                         return Err("the server closed a data channel".into());
                     }
                     Event::IceConnectionStateChange(state) => match state {

@@ -4,6 +4,7 @@
 //! server goes away, a full rejoin with backoff.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::peer::{PeerEvent, PeerLink};
+use super::peer::{LocalDescription, PeerEvent, PeerLink};
 use super::url::ServerUrl;
 use crate::proto::{self, participant_info, DataPacket};
 use crate::room::{JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, RoomEvent};
@@ -92,15 +93,21 @@ pub(crate) struct Shared {
     pub commands: mpsc::UnboundedSender<SessionCommand>,
 }
 
-/// A joined session: the signal client, the peer connection, and what the server said.
+/// A joined session: the signal client, the peer connections, and what the server said.
 struct Established {
     signal: SignalClient,
     signal_events: SignalEvents,
+    server_ip: IpAddr,
+    /// The connection we offer and send on (and, in single-PC mode, receive on).
     peer: PeerLink,
     peer_events: mpsc::UnboundedReceiver<PeerEvent>,
+    /// In two-PC mode, the server's connection that we receive on.
+    subscriber: Subscriber,
     join: lk::JoinResponse,
     /// Participant updates that arrived while the data channels were opening.
     early_updates: Vec<lk::ParticipantInfo>,
+    /// Data packets that arrived while the data channels were opening.
+    early_data: Vec<Vec<u8>>,
 }
 
 fn signal_options(options: &JoinOptions) -> SignalOptions {
@@ -127,8 +134,67 @@ fn candidate_line(candidate_init: &str) -> Option<String> {
     (!line.is_empty()).then(|| line.to_owned())
 }
 
-/// Joins: the signal WebSocket, then our offer and candidate, until both data channels
-/// are open.
+/// Sends our candidate for one connection to the server.
+async fn trickle(signal: &SignalClient, local: &LocalDescription, target: lk::SignalTarget) {
+    let candidate_init = serde_json::json!({
+        "candidate": local.candidate,
+        "sdpMid": local.mid,
+        "sdpMLineIndex": 0,
+    });
+    signal
+        .send(lk::signal_request::Message::Trickle(lk::TrickleRequest {
+            candidate_init: candidate_init.to_string(),
+            target: target as i32,
+            r#final: false,
+        }))
+        .await;
+}
+
+/// The server's subscriber connection (two-PC mode only) and its events.
+type Subscriber = Option<(PeerLink, mpsc::UnboundedReceiver<PeerEvent>)>;
+
+/// The subscriber's next event; never, without one.
+async fn subscriber_event(subscriber: &mut Subscriber) -> Option<PeerEvent> {
+    match subscriber {
+        Some((_, events)) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers an offer from the server: the first creates the subscriber connection (a
+/// server without `/rtc/v1` uses two), later ones renegotiate it.
+async fn answer_offer(
+    signal: &SignalClient,
+    server_ip: IpAddr,
+    subscriber: &mut Subscriber,
+    offer: lk::SessionDescription,
+) -> Result<(), String> {
+    let sdp = match subscriber {
+        Some((link, _)) => link.accept_offer(offer.sdp).await?,
+        None => {
+            let (link, local, events) = PeerLink::answer(server_ip, &offer.sdp).await?;
+            let sdp = local.sdp.clone();
+            *subscriber = Some((link, events));
+            trickle(signal, &local, lk::SignalTarget::Subscriber).await;
+            sdp
+        }
+    };
+    signal
+        .send(lk::signal_request::Message::Answer(
+            lk::SessionDescription {
+                r#type: "answer".into(),
+                sdp,
+                id: offer.id,
+                ..Default::default()
+            },
+        ))
+        .await;
+    Ok(())
+}
+
+/// Joins: the signal WebSocket, then our offer and candidate (and, from a server that
+/// only speaks two peer connections, its subscriber offer answered), until the channels
+/// we send and receive on are open.
 async fn establish(
     url: &ServerUrl,
     token: &str,
@@ -139,41 +205,37 @@ async fn establish(
         SignalClient::connect(&url.signal_url, token, signal_options(options), None)
             .await
             .map_err(from_signal_error)?;
-    let (peer, offer, mut peer_events) =
-        PeerLink::start(server_ip).await.map_err(JoinFailure::new)?;
+    let two_pc = !signal.is_single_pc_mode_active();
+    let (peer, local, mut peer_events) =
+        PeerLink::offer(server_ip).await.map_err(JoinFailure::new)?;
     signal
         .send(lk::signal_request::Message::Offer(lk::SessionDescription {
             r#type: "offer".into(),
-            sdp: offer.sdp,
+            sdp: local.sdp.clone(),
             id: 1,
             ..Default::default()
         }))
         .await;
-    let candidate_init = serde_json::json!({
-        "candidate": offer.candidate,
-        "sdpMid": offer.mid,
-        "sdpMLineIndex": 0,
-    });
-    signal
-        .send(lk::signal_request::Message::Trickle(lk::TrickleRequest {
-            candidate_init: candidate_init.to_string(),
-            target: lk::SignalTarget::Publisher as i32,
-            r#final: false,
-        }))
-        .await;
+    trickle(&signal, &local, lk::SignalTarget::Publisher).await;
 
+    let mut subscriber: Subscriber = None;
+    let (mut sending, mut receiving) = (false, !two_pc);
     let mut early_updates = Vec::new();
-    loop {
+    let mut early_data = Vec::new();
+    while !(sending && receiving) {
         tokio::select! {
             event = signal_events.recv() => match event {
                 Some(SignalEvent::Message(message)) => match *message {
                     lk::signal_response::Message::Answer(answer) => {
                         peer.accept_answer(answer.sdp).await.map_err(JoinFailure::new)?;
                     }
+                    lk::signal_response::Message::Offer(offer) => {
+                        answer_offer(&signal, server_ip, &mut subscriber, offer)
+                            .await
+                            .map_err(JoinFailure::new)?;
+                    }
                     lk::signal_response::Message::Trickle(trickle) => {
-                        if let Some(line) = candidate_line(&trickle.candidate_init) {
-                            peer.add_remote_candidate(line);
-                        }
+                        route_candidate(&peer, &subscriber, &trickle);
                     }
                     lk::signal_response::Message::Update(update) => {
                         early_updates.extend(update.participants);
@@ -192,23 +254,48 @@ async fn establish(
                 None => return Err(JoinFailure::new("the signal connection closed while joining")),
             },
             event = peer_events.recv() => match event {
-                Some(PeerEvent::Open) => break,
-                Some(PeerEvent::Data(_)) => {}
+                Some(PeerEvent::Open) => sending = true,
+                // In single-PC mode our own channels carry what we receive too.
+                Some(PeerEvent::Data(bytes)) => early_data.push(bytes),
                 Some(PeerEvent::Closed(reason)) => {
                     return Err(JoinFailure::new(format!("the data channels failed to open: {reason}")));
                 }
                 None => return Err(JoinFailure::new("the data channels failed to open")),
+            },
+            event = subscriber_event(&mut subscriber) => match event {
+                Some(PeerEvent::Open) => receiving = true,
+                Some(PeerEvent::Data(bytes)) => early_data.push(bytes),
+                Some(PeerEvent::Closed(reason)) => {
+                    return Err(JoinFailure::new(format!("the server's data channels failed to open: {reason}")));
+                }
+                None => return Err(JoinFailure::new("the server's data channels failed to open")),
             },
         }
     }
     Ok(Established {
         signal,
         signal_events,
+        server_ip,
         peer,
         peer_events,
+        subscriber,
         join,
         early_updates,
+        early_data,
     })
+}
+
+/// Hands a trickled server candidate to the connection it is for.
+fn route_candidate(peer: &PeerLink, subscriber: &Subscriber, trickle: &lk::TrickleRequest) {
+    let Some(line) = candidate_line(&trickle.candidate_init) else {
+        return;
+    };
+    match subscriber {
+        Some((link, _)) if trickle.target == lk::SignalTarget::Subscriber as i32 => {
+            link.add_remote_candidate(line)
+        }
+        _ => peer.add_remote_candidate(line),
+    }
 }
 
 /// Joins once, with [`JOIN_TIMEOUT`] for all of it.
@@ -308,6 +395,9 @@ impl Session {
             }
         }
         self.apply_updates(present, remotes, events);
+        for bytes in std::mem::take(&mut self.current.early_data) {
+            self.handle_data(&bytes, remotes, events);
+        }
     }
 
     fn apply_updates(
@@ -483,7 +573,7 @@ impl Session {
             tokio::select! {
                 event = self.current.signal_events.recv() => match event {
                     Some(SignalEvent::Message(message)) => {
-                        if let Some(end) = self.handle_signal(*message, remotes, events) {
+                        if let Some(end) = self.handle_signal(*message, remotes, events).await {
                             return end;
                         }
                     }
@@ -502,6 +592,14 @@ impl Session {
                         return Some(format!("data channels closed: {reason}"));
                     }
                     None => return Some("data channels closed".into()),
+                },
+                event = subscriber_event(&mut self.current.subscriber) => match event {
+                    Some(PeerEvent::Data(bytes)) => self.handle_data(&bytes, remotes, events),
+                    Some(PeerEvent::Open) => {}
+                    Some(PeerEvent::Closed(reason)) => {
+                        return Some(format!("the server's data channels closed: {reason}"));
+                    }
+                    None => return Some("the server's data channels closed".into()),
                 },
                 command = commands.recv() => match command {
                     Some(SessionCommand::UpdateAttributes(changes)) => {
@@ -525,7 +623,7 @@ impl Session {
 
     /// Handles one signal message; `Some(end)` when it ends the session (`Some(None)`:
     /// for good; `Some(Some(reason))`: rejoin).
-    fn handle_signal(
+    async fn handle_signal(
         &mut self,
         message: lk::signal_response::Message,
         remotes: &RemoteRegistry,
@@ -535,8 +633,19 @@ impl Session {
         match message {
             M::Update(update) => self.apply_updates(update.participants, remotes, events),
             M::Trickle(trickle) => {
-                if let Some(line) = candidate_line(&trickle.candidate_init) {
-                    self.current.peer.add_remote_candidate(line);
+                route_candidate(&self.current.peer, &self.current.subscriber, &trickle)
+            }
+            M::Offer(offer) => {
+                let current = &mut self.current;
+                let answered = answer_offer(
+                    &current.signal,
+                    current.server_ip,
+                    &mut current.subscriber,
+                    offer,
+                )
+                .await;
+                if let Err(reason) = answered {
+                    return Some(Some(reason));
                 }
             }
             M::RefreshToken(token) => self.token = token,
