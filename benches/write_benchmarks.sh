@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Writes BENCHMARKS.md from two runs of `cargo bench --bench table`, one run of
-# `cargo bench --bench vs_js` (which needs Node.js 20+ and npm, like the interop tests) and
-# one of `cargo bench --bench real_server` (a livekit-server of its own, built with Go like
+# Writes BENCHMARKS.md from two runs of `cargo bench --workspace --bench table`, one run of
+# `cargo bench --workspace --bench vs_js` (which needs Node.js 20+ and npm, like the interop tests) and
+# one of `cargo bench --workspace --bench real_server` (a livekit-server of its own, built with Go like
 # the real-server tests). Nothing in BENCHMARKS.md is typed by hand: rerun this script to
 # refresh it. `write_benchmarks.sh real-server` refreshes only that section.
 set -euo pipefail
@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 real_server_section() {
-  echo "## Through a real livekit-server (\`cargo bench --bench real_server\`)"
+  echo "## Through a real livekit-server (\`cargo bench --workspace --bench real_server\`)"
   echo
   echo "livekit-server $(sed -n 's/^pub const SERVER_VERSION: &str = "\(.*\)";/\1/p' sfu-tests/src/lib.rs) on 127.0.0.1, two \`sfu::connect\` participants (str0m $(version_of str0m), livekit-signaling $(version_of livekit-signaling)); the floor is measured by the same participants in the same run."
   echo
@@ -34,13 +34,13 @@ if [ "${1:-}" = real-server ]; then
   exit 0
 fi
 
-cargo bench --bench table -- --markdown > "$work/run1.md"
-cargo bench --bench table -- --markdown > "$work/run2.md"
-cargo bench --bench vs_js > "$work/vs_js.txt" 2>&1 || echo "(vs_js could not run: see cargo bench --bench vs_js)" > "$work/vs_js.txt"
+cargo bench --workspace --bench table -- --markdown > "$work/run1.md"
+cargo bench --workspace --bench table -- --markdown > "$work/run2.md"
+cargo bench --workspace --bench vs_js > "$work/vs_js.txt" 2>&1 || echo "(vs_js could not run: see cargo bench --workspace --bench vs_js)" > "$work/vs_js.txt"
 
 # Where the time of the row that misses its target goes: a CPU profile of compressed
 # 5 MB echoes (the table binary's own probe), summed by what the code is doing.
-table_exe=$(cargo bench --bench table --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
+table_exe=$(cargo bench --workspace --bench table --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
 if command -v perf > /dev/null \
   && perf record -q -F 999 -o "$work/perf.data" -- "$table_exe" probe-compressed-5mb > /dev/null 2>&1; then
   perf report -i "$work/perf.data" --no-children --sort symbol -q --percent-limit 0 2> /dev/null \
@@ -90,7 +90,7 @@ real_server_section > "$work/real_server.md"
   echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
   echo "- toolchain: $(rustc --version)"
   echo "- versions: livekit-typed-rpc $(version_of livekit-typed-rpc), livekit-rpc $(version_of livekit-rpc), tarpc $(version_of tarpc), flate2 $(version_of flate2) (miniz_oxide $(version_of miniz_oxide), compressing), zlib-rs $(version_of zlib-rs) (inflating), tokio $(version_of tokio), Node $(node --version 2>/dev/null || echo absent)"
-  echo "- command: \`cargo bench --bench table -- --markdown\` (twice), \`cargo bench --bench vs_js\`"
+  echo "- command: \`cargo bench --workspace --bench table -- --markdown\` (twice), \`cargo bench --workspace --bench vs_js\`"
   echo
   echo "## Run 1"
   echo
