@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use livekit::prelude::{Room, RoomOptions};
-use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_token::{AccessToken, VideoGrants};
 use livekit_typed_rpc::livekit_endpoint::LiveKitRoom;
 use livekit_typed_rpc::livekit_rpc;
 

@@ -958,6 +958,43 @@ async fn outgoing_v2_incompressible_bytes_are_compressed_multi_packet() {
     assert_eq!(inflate_raw(&content), data);
 }
 
+/// Large payloads are probed first: what saves less than 10 % in its first 64 KiB goes
+/// uncompressed (no pass over megabytes for nothing); what compresses still does,
+/// base64-like text included. Either way the receiver gets the same bytes.
+#[tokio::test]
+async fn outgoing_v2_large_payloads_compress_only_when_the_probe_pays() {
+    let mut r = send_room(&[(2, true)], JoinOptions::default()).await;
+    let random = incompressible(300_000, 9);
+    let base64_like: Vec<u8> = random
+        .iter()
+        .map(|b| {
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(*b & 63) as usize]
+        })
+        .collect();
+    let json = r#"{"joint":2,"angle":41.5,"ok":true},"#.repeat(10_000).into_bytes();
+    for (name, data, compressed) in [
+        ("random bytes", random, false),
+        ("base64-like text", base64_like, true),
+        ("JSON", json, true),
+    ] {
+        let sent = r
+            .sender
+            .send_bytes(&data, byte_opts(&["p0"]))
+            .await
+            .unwrap();
+        assert_eq!(sent.compressed, compressed, "{name}");
+        let (h, content, _) = r.peers[0].next_stream().await;
+        if compressed {
+            assert_eq!(h.compression, proto::COMPRESSION_DEFLATE_RAW, "{name}");
+            assert!(content.len() < data.len() * 9 / 10, "{name}");
+            assert_eq!(inflate_raw(&content), data, "{name}");
+        } else {
+            assert_eq!(h.compression, proto::COMPRESSION_NONE, "{name}");
+            assert_eq!(content, data, "{name}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn outgoing_v2_compress_false_variants() {
     let mut r = send_room(&[(2, true)], JoinOptions::default()).await;

@@ -32,7 +32,7 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use livekit_api::access_token::{AccessTokenError, Claims, TokenVerifier};
+use livekit_token::{AccessTokenError, Claims, TokenVerifier};
 
 use crate::error::Error;
 use crate::participant::Participant;
@@ -536,7 +536,7 @@ pub async fn connect(
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use livekit_api::access_token::{AccessToken, VideoGrants};
+/// use livekit_token::{AccessToken, VideoGrants};
 /// use livekit_typed_rpc::bridge::{self, BridgeAuth, BridgeConfig};
 /// use livekit_typed_rpc::{JoinOptions, MemoryRoom, ParticipantKind};
 /// let secret = "a-secret-of-at-least-32-characters!";

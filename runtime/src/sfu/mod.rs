@@ -31,7 +31,7 @@ mod url;
 
 use std::sync::{Arc, Mutex};
 
-use livekit_api::access_token::Claims;
+use livekit_token::Claims;
 use tokio::sync::mpsc;
 
 use crate::error::Error;

@@ -6,7 +6,10 @@ use std::cell::RefCell;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use zlib_rs::{Inflate, InflateFlush, Status as InflateStatus};
 
-pub use crate::limits::{COMPRESSION_MIN_BYTES, DEFAULT_COMPRESSION_LEVEL};
+pub use crate::limits::{
+    COMPRESSION_MIN_BYTES, COMPRESSION_MIN_SAVING_PERCENT, COMPRESSION_PROBE_BYTES,
+    DEFAULT_COMPRESSION_LEVEL,
+};
 
 thread_local! {
     /// One compressor per thread, reset between messages: a fresh one allocates and zeroes

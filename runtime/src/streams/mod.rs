@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 pub use crate::limits::StreamLimits;
-pub use deflate::{COMPRESSION_MIN_BYTES, DEFAULT_COMPRESSION_LEVEL};
+pub use deflate::{
+    COMPRESSION_MIN_BYTES, COMPRESSION_MIN_SAVING_PERCENT, COMPRESSION_PROBE_BYTES,
+    DEFAULT_COMPRESSION_LEVEL,
+};
 pub use outgoing::{ByteStreamWriter, TextStreamWriter};
 pub use utf8::split_utf8;
 

@@ -157,6 +157,20 @@ async fn publish(transport: &dyn Transport, packet: DataPacket) -> Result<(), St
 /// still being compressed, large enough that the pauses cost nothing measurable.
 const COMPRESS_FEED_BYTES: usize = 64 * 1024;
 
+/// Whether compressing `payload` can save anything worth its cost: a payload over
+/// [`deflate::COMPRESSION_PROBE_BYTES`] is compressed only if its first probe-size bytes,
+/// compressed alone, save at least [`deflate::COMPRESSION_MIN_SAVING_PERCENT`]. Smaller
+/// payloads are not probed: compressing them whole is the probe.
+fn probe_says_compress(payload: &[u8], level: u32) -> bool {
+    let probe_len = deflate::COMPRESSION_PROBE_BYTES;
+    if payload.len() <= probe_len {
+        return true;
+    }
+    let mut probe = Vec::with_capacity(probe_len);
+    deflate::Deflater::new(level).feed(&payload[..probe_len], true, &mut probe);
+    probe.len() * 100 <= probe_len * (100 - deflate::COMPRESSION_MIN_SAVING_PERCENT)
+}
+
 /// Sends a complete payload the way the reference SDK's `sendText`/`sendBytes` does.
 pub(crate) async fn send_payload(
     transport: &dyn Transport,
@@ -168,8 +182,10 @@ pub(crate) async fn send_payload(
 ) -> Result<SentStream, StreamError> {
     let total = payload.len() as u64;
     // Tried only where it can pay; kept only where it is strictly smaller (below).
-    let compress =
-        eligibility.compress && compress_allowed && payload.len() >= eligibility.min_bytes;
+    let compress = eligibility.compress
+        && compress_allowed
+        && payload.len() >= eligibility.min_bytes
+        && probe_says_compress(payload, eligibility.level);
     let mut compressed = None;
     if compress {
         // Compress only as far as deciding between one inline packet and a chunked stream
