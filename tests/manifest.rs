@@ -1,7 +1,8 @@
-//! Every test, example and benchmark file is a target: the runtime crate (and, for the
-//! trybuild cases, the `ui-tests` crate) lists them by hand (they live beside it, not
-//! under it, so cargo cannot discover them), and a file that is not listed would silently
-//! never build or run. This fails naming such a file (shared modules that a listed target
+//! Every test, example and benchmark file is a target: the runtime crate (its examples),
+//! the `suite` crate (tests and benches) and, for the trybuild cases, the `ui-tests`
+//! crate list them by hand (they live beside those crates, not under them, so cargo
+//! cannot discover them), and a file that is not listed would silently never build or
+//! run. This fails naming such a file (shared modules that a listed target
 //! declares with `mod name;` are fine).
 
 use std::collections::BTreeSet;
@@ -36,8 +37,8 @@ fn rust_files(dir: &Path) -> Vec<String> {
 #[test]
 fn every_test_example_and_bench_file_is_a_target() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // Both manifests sit one level under the workspace root, so their paths read alike.
-    let manifest = ["Cargo.toml", "../ui-tests/Cargo.toml"]
+    // The manifests sit one level under the workspace root, so their paths read alike.
+    let manifest = ["Cargo.toml", "../runtime/Cargo.toml", "../ui-tests/Cargo.toml"]
         .map(|m| std::fs::read_to_string(crate_dir.join(m)).unwrap())
         .join("\n");
     let mut missing = Vec::new();
@@ -58,7 +59,7 @@ fn every_test_example_and_bench_file_is_a_target() {
             let module = format!("mod {};", file.trim_end_matches(".rs"));
             if !listed.contains(&path) && !declared.contains(&module) {
                 missing.push(format!(
-                    "{path} (add a [[{section}]] entry to runtime/Cargo.toml or ui-tests/Cargo.toml)"
+                    "{path} (add a [[{section}]] entry to suite/Cargo.toml, runtime/Cargo.toml (examples) or ui-tests/Cargo.toml)"
                 ));
             }
         }
