@@ -38,9 +38,13 @@ fn rust_files(dir: &Path) -> Vec<String> {
 fn every_test_example_and_bench_file_is_a_target() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The manifests sit one level under the workspace root, so their paths read alike.
-    let manifest = ["Cargo.toml", "../runtime/Cargo.toml", "../ui-tests/Cargo.toml"]
-        .map(|m| std::fs::read_to_string(crate_dir.join(m)).unwrap())
-        .join("\n");
+    let manifest = [
+        "Cargo.toml",
+        "../runtime/Cargo.toml",
+        "../ui-tests/Cargo.toml",
+    ]
+    .map(|m| std::fs::read_to_string(crate_dir.join(m)).unwrap())
+    .join("\n");
     let mut missing = Vec::new();
     for (section, dir) in [
         ("test", "tests"),
