@@ -18,6 +18,20 @@ const LARGE_ROUNDS: usize = 15;
 const LARGE: usize = 5_000_000;
 const FLOOR_TOPIC: &str = "bench.floor";
 
+/// base64 of random bytes, as media or already-compressed data travels in a string.
+fn base64_of_random(size: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ALPHABET[(state >> 58) as usize] as char
+        })
+        .collect()
+}
+
 /// Compressible JSON-like text, as typed results usually are.
 fn json_like(size: usize) -> String {
     let unit = r#"{"joint":2,"angle":41.5,"pose":[0.12,0.88,1.5],"ok":true},"#;
@@ -142,6 +156,11 @@ async fn main() {
     let server = LiveKitServer::shared();
     let mut rows = Vec::new();
     let mut echoes = Vec::new();
+    // Per kind of payload: the RPC echo's median with compression on, then off.
+    let mut by_kind: Vec<(&str, Vec<Duration>)> = vec![
+        ("JSON-like text", Vec::new()),
+        ("base64 of random bytes", Vec::new()),
+    ];
 
     // Small calls, interleaved with the floor so both see the same machine.
     let mut pair_small = pair(&server, "bench-small", true).await;
@@ -180,6 +199,14 @@ async fn main() {
         }
         let (rpc50, floor50) = (percentile(&mut rpc, 0.5), percentile(&mut floor, 0.5));
         echoes.push((rpc50, floor50));
+        by_kind[0].1.push(rpc50);
+        let base64 = base64_of_random(LARGE);
+        p.call(&base64).await;
+        let mut samples = Vec::new();
+        for _ in 0..LARGE_ROUNDS {
+            samples.push(p.call(&base64).await);
+        }
+        by_kind[1].1.push(percentile(&mut samples, 0.5));
         let label = if compression {
             "deflate-raw"
         } else {
@@ -199,6 +226,19 @@ async fn main() {
     println!("|---|---|---|---|");
     for row in rows {
         println!("{row}");
+    }
+    println!();
+    println!("| 5 MB RPC echo through livekit-server, median of {LARGE_ROUNDS} | compression on (default) | compression off | on / off |");
+    println!("|---|---|---|---|");
+    for (kind, medians) in &by_kind {
+        if let [on, off] = medians[..] {
+            println!(
+                "| {kind} | {:.1} ms | {:.1} ms | {:.2}x |",
+                ms(on),
+                ms(off),
+                ms(on) / ms(off)
+            );
+        }
     }
     if let [(deflate, deflate_floor), (plain, plain_floor)] = echoes[..] {
         println!();
