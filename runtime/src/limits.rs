@@ -92,9 +92,10 @@ pub const COMPRESSION_PROBE_BYTES: usize = 64 * 1024;
 
 /// The least a probe must save for a large payload to be compressed. At 10 %, random
 /// bytes (0 %) and compressed media go as they are, while base64 (DEFLATE saves about
-/// 23 % of it), text (35–50 %) and JSON (80–90 %) are compressed: through a real LiveKit
-/// server, whose data channels move 5 MB at under 20 MB/s here, a 5 MB base64 echo takes
-/// half the time compressed and a JSON one a thirtieth (BENCHMARKS.md).
+/// 23 % of it), text (35–50 %) and JSON (75–90 %) are compressed: a 5 MB base64 echo
+/// takes about two thirds of the time compressed through a real LiveKit server (whose
+/// data channels move under 20 MB/s here) and three quarters on a 100 Mbit/s link, and a
+/// JSON one a quarter on both (BENCHMARKS.md).
 pub const COMPRESSION_MIN_SAVING_PERCENT: usize = 10;
 
 /// The DEFLATE level used unless `JoinOptions::compression_level` says otherwise.
