@@ -7,6 +7,8 @@
 //!
 //! `cargo bench --workspace --bench shaped_link`
 
+mod payloads;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -162,36 +164,6 @@ impl Pair {
     }
 }
 
-fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-    let mut state = seed | 1;
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    }
-}
-
-/// JSON records whose values vary as telemetry's do (DEFLATE at level 1 shrinks it about 4x, not
-/// the hundredfold of one repeated record).
-fn json_records(size: usize, next: &mut impl FnMut() -> u64) -> String {
-    let mut out = String::with_capacity(size + 128);
-    let mut id = 0u64;
-    while out.len() < size {
-        let r = next();
-        out.push_str(&format!(
-            r#"{{"id":{id},"joint":{},"angle":{:.3},"load":{:.4},"ok":{}}},"#,
-            r % 7,
-            (r >> 8) as f64 % 90_000.0 / 1000.0,
-            (r >> 24) as f64 % 1_000_000.0 / 1_000_000.0,
-            r & 1 == 0
-        ));
-        id += 1;
-    }
-    out.truncate(size);
-    out
-}
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -205,13 +177,10 @@ async fn measure() {
     let mut on = pair(server.local_addr(), true).await;
     let mut off = pair(server.local_addr(), false).await;
 
-    let mut next = xorshift(7);
-    let json = json_records(SIZE, &mut next);
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let base64: String = (0..SIZE)
-        .map(|_| ALPHABET[(next() >> 58) as usize] as char)
-        .collect();
-    let random: Vec<u8> = (0..SIZE).map(|_| (next() >> 56) as u8).collect();
+    let mut noise = payloads::Noise::new(7);
+    let json = payloads::json_records(SIZE, &mut noise);
+    let base64 = payloads::base64_of_random(SIZE, &mut noise);
+    let random = payloads::random_bytes(SIZE, &mut noise);
 
     // Warm both pairs once, then alternate on and off so both see the same machine.
     on.rpc_echo("warm").await;

@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p livekit-typed-rpc-sfu-tests --bench real_server`
 
+#[path = "../../benches/payloads.rs"]
+mod payloads;
+
 use std::time::{Duration, Instant};
 
 use livekit_typed_rpc::streams::SendTextOptions;
@@ -17,44 +20,6 @@ const SMALL_ROUNDS: usize = 400;
 const LARGE_ROUNDS: usize = 15;
 const LARGE: usize = 5_000_000;
 const FLOOR_TOPIC: &str = "bench.floor";
-
-/// base64 of random bytes, as media or already-compressed data travels in a string.
-fn base64_of_random(size: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ALPHABET[(state >> 58) as usize] as char
-        })
-        .collect()
-}
-
-/// JSON records whose values vary as telemetry's do (DEFLATE at level 1 shrinks it about 4x, not
-/// the hundredfold of one repeated record).
-fn json_like(size: usize) -> String {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut out = String::with_capacity(size + 128);
-    let mut id = 0u64;
-    while out.len() < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let r = state;
-        out.push_str(&format!(
-            r#"{{"id":{id},"joint":{},"angle":{:.3},"load":{:.4},"ok":{}}},"#,
-            r % 7,
-            (r >> 8) as f64 % 90_000.0 / 1000.0,
-            (r >> 24) as f64 % 1_000_000.0 / 1_000_000.0,
-            r & 1 == 0
-        ));
-        id += 1;
-    }
-    out.truncate(size);
-    out
-}
 
 struct Pair {
     caller: Participant,
@@ -207,7 +172,7 @@ async fn main() {
             "bench-large-plain"
         };
         let mut p = pair(&server, room, compression).await;
-        let payload = json_like(LARGE);
+        let payload = payloads::json_records(LARGE, &mut payloads::Noise::new(3));
         p.call(&payload).await;
         p.floor(&payload, compression).await;
         let (mut rpc, mut floor) = (Vec::new(), Vec::new());
@@ -218,7 +183,7 @@ async fn main() {
         let (rpc50, floor50) = (percentile(&mut rpc, 0.5), percentile(&mut floor, 0.5));
         echoes.push((rpc50, floor50));
         by_kind[0].1.push(rpc50);
-        let base64 = base64_of_random(LARGE);
+        let base64 = payloads::base64_of_random(LARGE, &mut payloads::Noise::new(5));
         p.call(&base64).await;
         let mut samples = Vec::new();
         for _ in 0..LARGE_ROUNDS {
