@@ -275,6 +275,8 @@ async fn a_call_across_two_nodes_sharing_redis() {
 struct SignalRelay {
     port: u16,
     cut: tokio::sync::broadcast::Sender<()>,
+    /// How many requests for `/rtc/v1` it answered 404.
+    refused_v1: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How the relay treats requests for the single-PC signal path.
@@ -295,9 +297,12 @@ impl SignalRelay {
         let port = listener.local_addr().unwrap().port();
         let (cut, _) = tokio::sync::broadcast::channel(4);
         let cuts = cut.clone();
+        let refused_v1 = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let refused = refused_v1.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let mut cut = cuts.subscribe();
+                let refused = refused.clone();
                 tokio::spawn(async move {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
                     // The request head, to see which path it asks for.
@@ -311,6 +316,7 @@ impl SignalRelay {
                     }
                     if v1 == V1Path::NotFound && head.starts_with(b"GET /rtc/v1") {
                         let not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let _ = inbound.write_all(not_found).await;
                         return;
                     }
@@ -329,7 +335,11 @@ impl SignalRelay {
                 });
             }
         });
-        Self { port, cut }
+        Self {
+            port,
+            cut,
+            refused_v1,
+        }
     }
 
     fn url(&self) -> String {
@@ -424,6 +434,11 @@ async fn a_server_without_rtc_v1_gets_two_peer_connections() {
     )
     .await
     .expect("joins through /rtc");
+    // The join really took the fallback: the relay turned `/rtc/v1` away.
+    assert!(
+        relay.refused_v1.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the participant never asked for /rtc/v1"
+    );
     let modern = join(&server, "v0", "modern").await;
     for p in [&old_style, &modern] {
         p.register_rpc_method("big", |d: RpcInvocationData| async move {

@@ -17,7 +17,9 @@ use tokio::time::Instant;
 use super::peer::{LocalDescription, PeerEvent, PeerLink};
 use super::url::ServerUrl;
 use crate::proto::{self, participant_info, DataPacket};
-use crate::room::{JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, RoomEvent};
+use crate::room::{
+    merge_attributes, JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, RoomEvent,
+};
 
 /// How long joining may take, signal and data channels together, before it fails.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -803,12 +805,9 @@ impl Session {
 
     /// Records what our attributes should be, for a rejoin to publish again.
     fn merge_wanted(&mut self, changes: HashMap<String, String>) {
-        for (key, value) in changes {
-            if value.is_empty() {
-                self.attributes.remove(&key);
-            } else {
-                self.attributes.insert(key, value);
-            }
+        // The participant checked the size before the change reached us.
+        if let Ok(merged) = merge_attributes(&self.attributes, &changes) {
+            self.attributes = merged;
         }
     }
 
