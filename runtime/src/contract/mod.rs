@@ -1,8 +1,9 @@
 //! One contract for every language: what a `#[livekit_rpc(contract)]` service serves, as
 //! data — wire names, docs and JSON Schemas (draft 2020-12) of each method's arguments,
 //! result and typed error — and the files other languages and LLMs use, rendered from it:
-//! the contract JSON, a TypeScript module for `livekit-client`, OpenAI function tools and
-//! MCP tools ([`write_all`]).
+//! the contract JSON, a TypeScript module for `livekit-client`, a Python module for
+//! LiveKit's Python SDK (pydantic models, a typed client and handlers, `livekit-agents`
+//! tools), OpenAI function tools and MCP tools ([`write_all`]).
 //!
 //! ```
 //! use livekit_typed_rpc::livekit_rpc;
@@ -21,8 +22,11 @@
 //! let dir = std::env::temp_dir().join("geo-contract-doc");
 //! let written = livekit_typed_rpc::contract::write_all(&dir, &[contract]).unwrap();
 //! assert!(written.iter().any(|p| p.ends_with("geo.ts")));
+//! assert!(written.iter().any(|p| p.ends_with("geo_rpc.py")));
 //! ```
 
+mod naming;
+mod python;
 pub(crate) mod schema;
 mod tools;
 mod typescript;
@@ -32,6 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use python::python;
 pub use tools::{mcp_tools, openai_tool_name, openai_tools, openai_tools_strict};
 pub use typescript::typescript;
 
@@ -200,7 +205,7 @@ pub enum ContractError {
 }
 
 /// The files of one service, by file name: `<stem>.contract.json`, `<stem>.ts`,
-/// `<stem>.openai-tools.json` and `<stem>.mcp-tools.json`.
+/// `<stem>_rpc.py`, `<stem>.openai-tools.json` and `<stem>.mcp-tools.json`.
 pub fn render_files(contract: &ServiceContract) -> Result<Vec<(String, String)>, ContractError> {
     let stem = contract.stem();
     let json = |v: &Value| {
@@ -215,6 +220,7 @@ pub fn render_files(contract: &ServiceContract) -> Result<Vec<(String, String)>,
     Ok(vec![
         (format!("{stem}.contract.json"), json(&contract.to_json())),
         (format!("{stem}.ts"), typescript(contract)),
+        (format!("{stem}_rpc.py"), python(contract)?),
         (format!("{stem}.openai-tools.json"), json(&openai)),
         (
             format!("{stem}.mcp-tools.json"),

@@ -2,12 +2,12 @@
 //! of arguments, results and errors (from the JSON Schemas), a typed client over
 //! `room.localParticipant` and typed handlers registered on `room`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{MethodContract, ServiceContract, TypeSchema};
+use super::naming::{camel_case, collect_roots, roots_by_method, MethodTypes, Names, Root};
+use super::{MethodContract, ServiceContract};
 
 const HEADER_NOTES: &str = "\
 // Numbers: Rust integers travel as JSON numbers. JavaScript numbers are exact only up to
@@ -202,7 +202,7 @@ function encodeResult(value: unknown): string {
 
 /// The TypeScript module for `contract`.
 pub fn typescript(contract: &ServiceContract) -> String {
-    let mut names = Names::default();
+    let mut names = Names::new(ts_identifier);
     let roots = collect_roots(contract, &mut names);
     let mut out = String::new();
     let _ = writeln!(
@@ -231,7 +231,7 @@ pub fn typescript(contract: &ServiceContract) -> String {
         let _ = writeln!(
             out,
             "export type {} = {};",
-            named.ts_name,
+            named.name,
             render(&named.schema, ctx, &names, 0)
         );
     }
@@ -290,95 +290,6 @@ pub fn typescript(contract: &ServiceContract) -> String {
 const WIDE_INTEGER_NOTE: &str =
     "64-bit integer: exact in JavaScript only up to 2^53 - 1 (Number.MAX_SAFE_INTEGER).";
 
-/// The TypeScript names a method's parts got.
-struct MethodTypes {
-    args: String,
-    result: Option<String>,
-    error: Option<String>,
-}
-
-/// One schema document (a method's arguments, result or error) and how its `$defs` are
-/// named in the module.
-struct Root {
-    method: usize,
-    part: Part,
-    ts_name: String,
-    defs: HashMap<String, String>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Part {
-    Args,
-    Result,
-    Error,
-}
-
-struct NamedType {
-    ts_name: String,
-    schema: Value,
-    root: usize,
-}
-
-#[derive(Default)]
-struct Names {
-    types: Vec<NamedType>,
-}
-
-impl Names {
-    /// Names `schema` `wanted`, reusing an equal type of that name, else a free variant:
-    /// a type whose written shape (results, errors) differs from its accepted shape
-    /// (arguments) gets `Output` appended, as in `SettingsOutput`.
-    fn add(&mut self, wanted: &str, schema: Value, root: usize, part: Part) -> String {
-        let base = ts_identifier(wanted);
-        let mut candidates = std::iter::once(base.clone())
-            .chain((part != Part::Args).then(|| format!("{base}Output")))
-            .chain((2..).map(|n| format!("{base}{n}")));
-        let mut equal = false;
-        let candidate = candidates
-            .find(|c| match self.types.iter().find(|t| t.ts_name == *c) {
-                Some(existing) => {
-                    equal = existing.schema == schema;
-                    equal
-                }
-                None => true,
-            })
-            .unwrap_or(base);
-        if equal {
-            return candidate;
-        }
-        self.types.push(NamedType {
-            ts_name: candidate.clone(),
-            schema,
-            root,
-        });
-        candidate
-    }
-}
-
-fn pascal(name: &str) -> String {
-    camel_case(name)
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
-        .collect()
-}
-
-fn camel_case(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' && !out.is_empty() {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn ts_identifier(name: &str) -> String {
     let mut out: String = name
         .chars()
@@ -396,98 +307,9 @@ fn ts_identifier(name: &str) -> String {
     out
 }
 
-/// Schemas with structure worth a name of their own (not `string`, `number`, ...).
-fn is_structured(schema: &Value) -> bool {
-    [
-        "properties",
-        "oneOf",
-        "anyOf",
-        "allOf",
-        "enum",
-        "additionalProperties",
-    ]
-    .iter()
-    .any(|k| schema.get(k).is_some())
-        || schema.get("type") == Some(&Value::from("object"))
-}
-
-fn without_document_keys(schema: &Value) -> Value {
-    let mut schema = schema.clone();
-    if let Some(map) = schema.as_object_mut() {
-        map.remove("$schema");
-        map.remove("$defs");
-    }
-    schema
-}
-
-fn collect_roots(contract: &ServiceContract, names: &mut Names) -> Vec<Root> {
-    let mut roots: Vec<Root> = Vec::new();
-    for (i, m) in contract.methods.iter().enumerate() {
-        let method_name = pascal(&m.name);
-        // Arguments as the Rust side accepts them; results and errors as it writes them
-        // (what a TypeScript handler returns in that shape is accepted too).
-        let parts: [(Part, Option<&Value>); 3] = [
-            (Part::Args, Some(m.args.accepts())),
-            (
-                Part::Result,
-                m.result.as_ref().map(|r: &TypeSchema| &r.schema),
-            ),
-            (Part::Error, m.error.as_ref().map(|e| &e.data.schema)),
-        ];
-        for (part, schema) in parts {
-            let Some(schema) = schema else { continue };
-            let suffix = match part {
-                Part::Args => "Args",
-                Part::Result => "Result",
-                Part::Error => "Error",
-            };
-            let index = roots.len();
-            let alias = format!("{method_name}{suffix}");
-            let mut defs = HashMap::new();
-            if let Some(map) = schema.get("$defs").and_then(Value::as_object) {
-                // Names first, so references between definitions resolve.
-                let sorted: BTreeMap<&String, &Value> = map.iter().collect();
-                for (name, def) in sorted {
-                    let ts = names.add(name, def.clone(), index, part);
-                    defs.insert(name.clone(), ts);
-                }
-            }
-            let body = without_document_keys(schema);
-            let title = schema.get("title").and_then(Value::as_str);
-            let ts_name = match title {
-                Some(title) if part != Part::Args && is_structured(&body) => {
-                    names.add(title, body, index, part)
-                }
-                _ => names.add(&alias, body, index, part),
-            };
-            roots.push(Root {
-                method: i,
-                part,
-                ts_name,
-                defs,
-            });
-        }
-    }
-    roots
-}
-
-fn roots_by_method(roots: &[Root]) -> Vec<MethodTypes> {
-    let count = roots.iter().map(|r| r.method + 1).max().unwrap_or(0);
-    (0..count)
-        .map(|i| {
-            let find = |part: Part| {
-                roots
-                    .iter()
-                    .find(|r| r.method == i && r.part == part)
-                    .map(|r| r.ts_name.clone())
-            };
-            MethodTypes {
-                args: find(Part::Args).unwrap_or_else(|| "Record<string, never>".into()),
-                result: find(Part::Result),
-                error: find(Part::Error),
-            }
-        })
-        .collect()
+/// The arguments type of a method (one without arguments takes the empty object).
+fn args_type(t: &MethodTypes) -> &str {
+    t.args.as_deref().unwrap_or("Record<string, never>")
 }
 
 fn has_wire_params(m: &MethodContract) -> bool {
@@ -498,8 +320,8 @@ fn client_params(m: &MethodContract, t: &MethodTypes) -> String {
     match (m.raw, has_wire_params(m)) {
         (true, true) => "payload: string".into(),
         (true, false) => String::new(),
-        (false, true) => format!("args: {}", t.args),
-        (false, false) => format!("args?: {}", t.args),
+        (false, true) => format!("args: {}", args_type(t)),
+        (false, false) => format!("args?: {}", args_type(t)),
     }
 }
 
@@ -507,7 +329,7 @@ fn handler_params(m: &MethodContract, t: &MethodTypes) -> String {
     match (m.raw, has_wire_params(m)) {
         (true, true) => "payload: string, ".into(),
         (true, false) => String::new(),
-        (false, _) => format!("args: {}, ", t.args),
+        (false, _) => format!("args: {}, ", args_type(t)),
     }
 }
 
@@ -594,7 +416,7 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
             (true, false) => format!("handlers.{name}(data)"),
             (false, _) => format!(
                 "handlers.{name}(decodeArgs({wire}, data.payload) as {}, data)",
-                t.args
+                args_type(t)
             ),
         };
         let encode = match (&t.result, m.raw) {
@@ -673,7 +495,7 @@ fn render(schema: &Value, root: &Root, names: &Names, depth: usize) -> String {
     };
     if let Some(r) = map.get("$ref").and_then(Value::as_str) {
         if r == "#" {
-            return root.ts_name.clone();
+            return root.name.clone();
         }
         if let Some(def) = r.strip_prefix("#/$defs/") {
             if let Some(name) = root.defs.get(def) {
@@ -849,6 +671,7 @@ fn object_type(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::naming::pascal;
 
     #[test]
     fn names_are_typescript_names() {
