@@ -58,7 +58,7 @@ pub trait Robot {
     async fn calibrate(&self, millis: u64);
 }
 
-struct Arm;
+pub struct Arm;
 
 impl Robot for Arm {
     async fn move_arm(&self, joint: u8, angle: f32) -> Result<Pose, ArmError> {

@@ -4,7 +4,9 @@
 //! fails.
 //!
 //! Everything it starts listens on 127.0.0.1 only and is told that its node IP is
-//! 127.0.0.1, so no packet of a test leaves the loopback interface. `LIVEKIT_URL`,
+//! 127.0.0.1, so no packet of a test leaves the loopback interface. Tests with peers built
+//! on libwebrtc, which ignores loopback, run the server and every peer in a network
+//! namespace of their own instead ([`private_network`], [`sdk`]). `LIVEKIT_URL`,
 //! `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` point [`LiveKitServer::shared`] at a server the
 //! user already runs instead.
 
@@ -18,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use livekit_api::access_token::{AccessToken, VideoGrants};
 
+pub mod private_network;
+pub mod sdk;
+
 /// The livekit-server release the tests run: the newest tag whose go.mod has no
 /// `replace` lines, so `go install` builds it from the module proxy.
 pub const SERVER_VERSION: &str = "v1.13.5";
@@ -30,7 +35,7 @@ pub const API_KEY: &str = "typedrpc";
 pub const API_SECRET: &str = "typed-rpc-test-secret-of-more-than-32-characters";
 
 /// The workspace's `target/` directory (or `CARGO_TARGET_DIR`).
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
@@ -94,23 +99,27 @@ fn which_go() -> Option<PathBuf> {
     })
 }
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+fn free_tcp_port(host: Ipv4Addr) -> u16 {
+    TcpListener::bind((host, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .expect("a free TCP port on 127.0.0.1")
+        .unwrap_or_else(|e| panic!("no free TCP port on {host}: {e}"))
 }
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+fn free_udp_port(host: Ipv4Addr) -> u16 {
+    UdpSocket::bind((host, 0))
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
-        .expect("a free UDP port on 127.0.0.1")
+        .unwrap_or_else(|e| panic!("no free UDP port on {host}: {e}"))
 }
 
 /// What a started server is configured with.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The address it listens on and gives as its node IP.
+    pub host: Ipv4Addr,
+    /// The one interface its ICE gathers candidates on.
+    pub interface: String,
     /// Signal (HTTP/WebSocket) port.
     pub port: u16,
     /// The single UDP port its ICE uses.
@@ -124,10 +133,22 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// Free loopback ports, no Redis.
     pub fn loopback() -> Self {
+        Self::on(Ipv4Addr::LOCALHOST, "lo")
+    }
+
+    /// Free ports on the test's private network ([`private_network::ADDRESS`]), for
+    /// peers that ignore loopback; call [`private_network::enter`] first.
+    pub fn private_network() -> Self {
+        Self::on(private_network::ADDRESS, private_network::INTERFACE)
+    }
+
+    fn on(host: Ipv4Addr, interface: &str) -> Self {
         Self {
-            port: free_tcp_port(),
-            udp_port: free_udp_port(),
-            tcp_port: free_tcp_port(),
+            host,
+            interface: interface.into(),
+            port: free_tcp_port(host),
+            udp_port: free_udp_port(host),
+            tcp_port: free_tcp_port(host),
             redis: None,
         }
     }
@@ -137,19 +158,23 @@ impl ServerConfig {
             Some(address) => format!("redis:\n  address: {address}\n"),
             None => String::new(),
         };
-        // Every line keeps the server on loopback: it binds 127.0.0.1, advertises
-        // 127.0.0.1 as its node IP (no external-IP lookup), gathers loopback candidates
-        // only, and lists a STUN server on loopback instead of public defaults.
+        // Every line keeps the server on its one address (loopback, or the test's private
+        // network): it binds that address, advertises it as its node IP (no external-IP
+        // lookup), gathers candidates on that interface only, and lists a STUN server
+        // there instead of public defaults.
         format!(
             "port: {port}\n\
-             bind_addresses: [\"127.0.0.1\"]\n\
+             bind_addresses: [\"{host}\"]\n\
              keys:\n  {API_KEY}: {API_SECRET}\n\
-             rtc:\n  node_ip: 127.0.0.1\n  use_external_ip: false\n  udp_port: {udp}\n  tcp_port: {tcp}\n  \
-             enable_loopback_candidate: true\n  interfaces:\n    includes: [lo]\n  \
-             stun_servers: [\"127.0.0.1:3478\"]\n\
+             rtc:\n  node_ip: {host}\n  use_external_ip: false\n  udp_port: {udp}\n  tcp_port: {tcp}\n  \
+             enable_loopback_candidate: {loopback}\n  interfaces:\n    includes: [{interface}]\n  \
+             stun_servers: [\"{host}:3478\"]\n\
              room:\n  auto_create: true\n  empty_timeout: 30\n\
              logging:\n  level: info\n{redis}",
             port = self.port,
+            host = self.host,
+            interface = self.interface,
+            loopback = self.host.is_loopback(),
             udp = self.udp_port,
             tcp = self.tcp_port,
         )
@@ -194,6 +219,12 @@ impl LiveKitServer {
         Self::start_with(ServerConfig::loopback())
     }
 
+    /// Starts a server of our own on the test's private network (inside
+    /// [`private_network::enter`]), where libwebrtc-based peers find candidates.
+    pub fn start_private() -> Self {
+        Self::start_with(ServerConfig::private_network())
+    }
+
     /// Starts a server with `config` and waits until it answers.
     pub fn start_with(config: ServerConfig) -> Self {
         let binary = server_binary();
@@ -204,7 +235,7 @@ impl LiveKitServer {
         let config_path = dir.join(format!("{stem}.yaml"));
         std::fs::write(&config_path, config.yaml()).expect("write the server config");
         let mut server = Self {
-            url: format!("ws://127.0.0.1:{}", config.port),
+            url: format!("ws://{}:{}", config.host, config.port),
             api_key: API_KEY.into(),
             api_secret: API_SECRET.into(),
             process: None,
@@ -235,10 +266,14 @@ impl LiveKitServer {
     }
 
     fn wait_ready(&mut self) {
-        let port = self.config.as_ref().map(|c| c.port).expect("own server");
+        let (host, port) = self
+            .config
+            .as_ref()
+            .map(|c| (c.host, c.port))
+            .expect("own server");
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if health_ok(port) {
+            if health_ok(host, port) {
                 return;
             }
             if let Some(child) = self.process.as_mut() {
@@ -251,7 +286,7 @@ impl LiveKitServer {
             }
             assert!(
                 Instant::now() < deadline,
-                "livekit-server did not answer on 127.0.0.1:{port} within {} s:\n{}",
+                "livekit-server did not answer on {host}:{port} within {} s:\n{}",
                 READY_TIMEOUT.as_secs(),
                 self.log_text()
             );
@@ -259,7 +294,7 @@ impl LiveKitServer {
         }
     }
 
-    /// `ws://127.0.0.1:<port>`.
+    /// `ws://<host>:<port>`.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -267,6 +302,11 @@ impl LiveKitServer {
     /// The API key tokens are signed for.
     pub fn api_key(&self) -> &str {
         &self.api_key
+    }
+
+    /// Its secret, for SDK peers that mint their own tokens.
+    pub fn api_secret(&self) -> &str {
+        &self.api_secret
     }
 
     /// The HTTP port, for a server of our own.
@@ -364,7 +404,7 @@ pub struct Redis {
 impl Redis {
     /// Starts Debian's `redis-server`; panics, saying how to get it, when it is missing.
     pub fn start() -> Self {
-        let port = free_tcp_port();
+        let port = free_tcp_port(Ipv4Addr::LOCALHOST);
         let process = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args([
@@ -420,13 +460,13 @@ impl Drop for Redis {
     }
 }
 
-fn health_ok(port: u16) -> bool {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+fn health_ok(host: Ipv4Addr, port: u16) -> bool {
+    let addr = SocketAddr::from((host, port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET / HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }

@@ -1,0 +1,194 @@
+"""A LiveKit Python SDK participant driven by a Rust test, one JSON command per stdin line.
+
+Each command gets one answer line on stdout, prefixed with `@@ ` so that nothing the SDK
+logs can be mistaken for it. The typed calls and handlers use the module this project
+generates from the Rust `Robot` trait (`tests/contract/robot_rpc.py`), which must be on
+PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any, Callable, Optional
+
+from livekit import api, rtc
+from pydantic import ValidationError
+
+import robot_rpc
+from robot_rpc import (
+    ApplicationError,
+    ArmErrorOutOfReach,
+    ArmErrorOutOfReachFields,
+    Pose,
+    Robot,
+    RpcCallError,
+)
+
+
+class Arm:
+    """The Python side of `Robot`, as the Rust example's `Arm` behaves."""
+
+    async def move_arm(self, *, joint: int, angle: float, invocation: rtc.RpcInvocationData) -> Pose:
+        if angle > 90.0:
+            raise ApplicationError(
+                ArmErrorOutOfReach(OutOfReach=ArmErrorOutOfReachFields(joint=joint, max_angle=90.0)),
+                code=4001,
+            )
+        return Pose(joint=joint, angle=angle)
+
+    async def snapshot(self, *, size: int, invocation: rtc.RpcInvocationData) -> list[int]:
+        return [(i * 7) % 251 for i in range(size)]
+
+    async def whoami(self, *, invocation: rtc.RpcInvocationData) -> str:
+        return f"python sees {invocation.caller_identity}"
+
+    async def calibrate(self, *, millis: int, invocation: rtc.RpcInvocationData) -> None:
+        await asyncio.sleep(millis / 1000)
+
+
+def error_answer(error: Exception) -> dict[str, Any]:
+    if isinstance(error, RpcCallError):
+        app = error.app_error
+        return {
+            "ok": False,
+            "code": error.code,
+            "message": error.message,
+            "data": error.data,
+            "app_error": app.model_dump(mode="json") if app is not None else None,
+            "app_error_type": type(app).__name__ if app is not None else None,
+        }
+    if isinstance(error, rtc.RpcError):
+        return {"ok": False, "code": error.code, "message": error.message, "data": error.data}
+    if isinstance(error, ValidationError):
+        return {"ok": False, "validation": str(error)}
+    return {"ok": False, "exception": f"{type(error).__name__}: {error}"}
+
+
+class Peer:
+    def __init__(self) -> None:
+        self.room = rtc.Room()
+        self.stop_serving: Optional[Callable[[], None]] = None
+
+    def token(self, identity: str, room: str) -> str:
+        return (
+            api.AccessToken(os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"])
+            .with_identity(identity)
+            .with_grants(api.VideoGrants(room_join=True, room=room, can_update_own_metadata=True))
+            .to_jwt()
+        )
+
+    async def wait_for(self, identity: str, timeout: float) -> None:
+        # The server describes participants without tracks up to 3 s late; until then the
+        # SDK does not know the peer's client protocol and would refuse RPC v2 payloads.
+        deadline = time.monotonic() + timeout
+        while identity not in self.room.remote_participants:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{identity} did not join within {timeout} s")
+            await asyncio.sleep(0.05)
+
+    async def typed_call(self, dest: str, method: str, args: dict[str, Any]) -> Any:
+        robot = Robot.client(self.room.local_participant, dest, response_timeout=30)
+        if method == "move_arm":
+            return (await robot.move_arm(joint=args["joint"], angle=args["angle"])).model_dump(mode="json")
+        if method == "snapshot":
+            data = await robot.snapshot(size=args["size"])
+            ok = all(b == (i * 7) % 251 for i, b in enumerate(data))
+            return {"len": len(data), "pattern_ok": ok}
+        if method == "whoami":
+            return await robot.whoami()
+        if method == "calibrate":
+            return await robot.calibrate(millis=args["millis"])
+        raise ValueError(f"no typed method {method}")
+
+    async def bench(self, dest: str, calls: int, echo_bytes: int) -> dict[str, Any]:
+        lp = self.room.local_participant
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            await lp.perform_rpc(destination_identity=dest, method="bench.echo", payload="ping")
+            times.append(time.perf_counter() - start)
+        times.sort()
+        payload = "".join(chr(ord("a") + (i * 7) % 26) for i in range(echo_bytes))
+        start = time.perf_counter()
+        reply = await lp.perform_rpc(
+            destination_identity=dest, method="bench.echo", payload=payload, response_timeout=60
+        )
+        echo = time.perf_counter() - start
+        if reply != payload:
+            raise ValueError("the echo came back different")
+        return {
+            "p50_ms": times[len(times) // 2] * 1000,
+            "p99_ms": times[min(len(times) - 1, len(times) * 99 // 100)] * 1000,
+            "echo_s": echo,
+        }
+
+    async def run(self, cmd: dict[str, Any]) -> Any:
+        op = cmd["cmd"]
+        if op == "join":
+            token = self.token(cmd["identity"], cmd["room"])
+            await self.room.connect(cmd["url"], token)
+            return self.room.local_participant.identity
+        if op == "serve":
+            self.stop_serving = Robot.serve(self.room, Arm())
+            return None
+        if op == "serve_echo":
+            async def echo(data: rtc.RpcInvocationData) -> str:
+                return data.payload
+
+            self.room.local_participant.register_rpc_method("bench.echo", echo)
+            return None
+        if op == "unserve":
+            if self.stop_serving is not None:
+                self.stop_serving()
+            return None
+        if op == "wait_for":
+            await self.wait_for(cmd["identity"], cmd.get("timeout", 15))
+            return None
+        if op == "call":
+            return await self.typed_call(cmd["dest"], cmd["method"], cmd.get("args", {}))
+        if op == "raw":
+            return await self.room.local_participant.perform_rpc(
+                destination_identity=cmd["dest"],
+                method=cmd["method"],
+                payload=cmd["payload"],
+                response_timeout=cmd.get("timeout", 15),
+            )
+        if op == "bench":
+            return await self.bench(cmd["dest"], cmd["calls"], cmd["echo_bytes"])
+        if op == "peak_rss_kib":
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if op == "contract_hash":
+            return robot_rpc.Robot.contract_hash
+        if op == "leave":
+            await self.room.disconnect()
+            return None
+        raise ValueError(f"unknown command {op}")
+
+
+async def main() -> None:
+    peer = Peer()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        cmd = json.loads(line)
+        try:
+            answer = {"ok": True, "value": await peer.run(cmd)}
+        except Exception as error:  # every failure is an answer the test reads
+            answer = error_answer(error)
+        sys.stdout.write("@@ " + json.dumps(answer) + "\n")
+        sys.stdout.flush()
+        if cmd["cmd"] == "leave":
+            break
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
