@@ -26,6 +26,9 @@ fn namespace_id() -> String {
 
 /// Runs the calling test inside a network namespace of its own.
 ///
+/// Nothing inside the namespace reaches a registry: install what the test needs before
+/// (`sdk::install`); the livekit-server build happens here, before entering.
+///
 /// In the test's own process this starts `<test binary> --exact <test> --nocapture` under
 /// `unshare --net`, panics with the inner run's output if it failed, prints that output
 /// otherwise, and returns `false`: the test body has run, in there, and the caller returns.
@@ -43,6 +46,7 @@ pub fn enter(test: &str) -> bool {
         set_up_interfaces();
         return true;
     }
+    crate::server_binary();
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut unshare = Command::new("unshare");
     if !running_as_root() {

@@ -116,6 +116,19 @@ pub fn node_peer_dir() -> PathBuf {
     dir
 }
 
+/// Installs `sdk` (once) where the registries are reachable: before
+/// [`crate::private_network::enter`], whose namespace has no way out.
+pub fn install(sdk: Sdk) {
+    match sdk {
+        Sdk::Python => {
+            python();
+        }
+        Sdk::Node => {
+            node_peer_dir();
+        }
+    }
+}
+
 /// Which SDK a [`SdkPeer`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sdk {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use livekit_typed_rpc::{sfu, CallError, JoinOptions, Participant, PerformRpcData};
-use livekit_typed_rpc_sfu_tests::sdk::{contract_dir, python, Sdk, SdkPeer};
+use livekit_typed_rpc_sfu_tests::sdk::{self, contract_dir, python, Sdk, SdkPeer};
 use livekit_typed_rpc_sfu_tests::{private_network, LiveKitServer};
 use quickstart::{Arm, ArmError, RobotClient, RobotServer};
 use serde_json::{json, Value};
@@ -45,6 +45,7 @@ fn join_rust(
 
 #[test]
 fn python_sdk_calls_and_serves_rust_through_the_server() {
+    sdk::install(Sdk::Python);
     if !private_network::enter("python_sdk_calls_and_serves_rust_through_the_server") {
         return;
     }
