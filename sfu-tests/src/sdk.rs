@@ -1,6 +1,7 @@
-//! LiveKit's own SDKs as participants of a test: PyPI `livekit` in a virtualenv and npm
-//! `@livekit/rtc-node`, each installed once from its pinned lock file, and driven through
-//! `python/peer.py` or `node/peer.mjs` one JSON command at a time.
+//! LiveKit's own SDKs as participants of a test: PyPI `livekit` in a virtualenv, npm
+//! `@livekit/rtc-node`, and npm `livekit-client` in Debian's headless Chromium, each
+//! installed once from its pinned lock file, and driven through `python/peer.py`,
+//! `node/peer.mjs` or `browser/driver.mjs` one JSON command at a time.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -91,16 +92,50 @@ pub fn python() -> PathBuf {
 /// `sfu-tests/node` with its `node_modules` installed by `npm ci` from the committed
 /// lock file (once; again when the lock file changes).
 pub fn node_peer_dir() -> PathBuf {
-    let dir = sfu_tests_dir().join("node");
+    npm_package("node")
+}
+
+/// `sfu-tests/browser`, installed, with the page and the generated `robot.ts` checked by
+/// `tsc --strict` and bundled into `dist/page.js` (every time: it takes a second, and the
+/// generated module may have changed). Panics, saying how to get it, without Chromium.
+pub fn browser_peer_dir() -> PathBuf {
+    let chromium = chromium();
+    assert!(
+        chromium.exists(),
+        "the browser tests run Debian's Chromium at {} (set CHROMIUM to use another):          install it with `apt-get install chromium`",
+        chromium.display()
+    );
+    let dir = npm_package("browser");
+    run(
+        Command::new("node")
+            .args(["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"])
+            .current_dir(&dir),
+        "tsc --strict on sfu-tests/browser/page.ts and tests/contract/robot.ts",
+    );
+    run(
+        Command::new("node").arg("build.mjs").current_dir(&dir),
+        "bundling sfu-tests/browser/page.ts with esbuild",
+    );
+    dir
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+fn npm_package(name: &str) -> PathBuf {
+    let dir = sfu_tests_dir().join(name);
     let lock_file = std::fs::read_to_string(dir.join("package-lock.json"))
-        .expect("read sfu-tests/node/package-lock.json");
+        .unwrap_or_else(|e| panic!("read sfu-tests/{name}/package-lock.json: {e}"));
     let stamp = dir.join("node_modules/.installed-lock");
     let installed = || std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock_file.as_str());
     if installed() {
         return dir;
     }
     std::fs::create_dir_all(target_dir()).expect("create target/");
-    let lock = File::create(target_dir().join(".node-peer-lock")).expect("create a lock");
+    let lock = File::create(target_dir().join(format!(".npm-{name}-lock"))).expect("create a lock");
     lock.lock().expect("lock the npm install");
     if installed() {
         return dir;
@@ -110,7 +145,9 @@ pub fn node_peer_dir() -> PathBuf {
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir),
-        "npm ci in sfu-tests/node (Node 20+ with npm; the npm registry must be reachable)",
+        &format!(
+            "npm ci in sfu-tests/{name} (Node 20+ with npm; the npm registry must be reachable)"
+        ),
     );
     std::fs::write(&stamp, &lock_file).expect("stamp node_modules");
     dir
@@ -126,6 +163,9 @@ pub fn install(sdk: Sdk) {
         Sdk::Node => {
             node_peer_dir();
         }
+        Sdk::Browser => {
+            browser_peer_dir();
+        }
     }
 }
 
@@ -136,6 +176,8 @@ pub enum Sdk {
     Python,
     /// npm `@livekit/rtc-node` (`node/peer.mjs`).
     Node,
+    /// npm `livekit-client` in headless Chromium (`browser/driver.mjs` and `page.ts`).
+    Browser,
 }
 
 /// One SDK participant process. It leaves and exits when dropped.
@@ -171,9 +213,17 @@ impl SdkPeer {
                 c
             }
             Sdk::Node => {
-                let dir = node_peer_dir();
+                let dir = sfu_tests_dir().join("node");
                 let mut c = Command::new("node");
                 c.arg(dir.join("peer.mjs")).current_dir(dir);
+                c
+            }
+            Sdk::Browser => {
+                let dir = sfu_tests_dir().join("browser");
+                let mut c = Command::new("node");
+                c.arg(dir.join("driver.mjs"))
+                    .current_dir(dir)
+                    .env("CHROMIUM", chromium());
                 c
             }
         };
@@ -235,10 +285,14 @@ impl SdkPeer {
         answer["value"].clone()
     }
 
-    /// Joins `room` on `server` as `identity`.
+    /// Joins `room` on `server` as `identity`. The Python and Node peers mint their own
+    /// token with their SDK's token library; the page gets one minted here.
     pub fn join(&mut self, server: &LiveKitServer, room: &str, identity: &str) {
+        let token = server.token(room, identity);
         self.ok(
-            serde_json::json!({"cmd": "join", "url": server.url(), "room": room, "identity": identity}),
+            serde_json::json!({
+                "cmd": "join", "url": server.url(), "room": room, "identity": identity, "token": token,
+            }),
             Duration::from_secs(30),
         );
     }
