@@ -1,5 +1,5 @@
-//! The payloads the link benchmarks send (`shaped_link.rs`, and `real_server.rs` in
-//! sfu-tests): JSON records, base64 of random bytes, random bytes. Seeded, so every run
+//! The payloads the link benchmarks send (`shaped_link.rs`, and `real_server.rs` and
+//! `sdk_peers.rs` in sfu-tests): JSON records, base64 of random bytes, random bytes. Seeded, so every run
 //! sends the same bytes.
 
 /// A seeded xorshift generator.
@@ -20,6 +20,7 @@ impl Noise {
 
 /// JSON records whose values vary as telemetry's do (DEFLATE at level 1 shrinks it about
 /// 4x, not the hundredfold of one repeated record).
+#[allow(dead_code)] // sdk_peers.rs sends letters and base64 only
 pub fn json_records(size: usize, noise: &mut Noise) -> String {
     let mut out = String::with_capacity(size + 128);
     let mut id = 0u64;

@@ -2,9 +2,11 @@
 # Writes BENCHMARKS.md from two runs of `cargo bench --workspace --bench table`, one run of
 # `cargo bench --workspace --bench vs_js` (which needs Node.js 20+ and npm, like the interop tests) and
 # one of `cargo bench --workspace --bench real_server` (a livekit-server of its own, built with Go like
-# the real-server tests). Nothing in BENCHMARKS.md is typed by hand: rerun this script to
-# refresh it. `write_benchmarks.sh links` refreshes only the two sections measured on links
-# (the shaped link, which needs root for `unshare -n` and `tc`, and the real server).
+# the real-server tests) and one of `cargo bench --workspace --bench sdk_peers` (that server with
+# LiveKit's SDKs, installed like the SDK tests, and Chromium). Nothing in BENCHMARKS.md is
+# typed by hand: rerun this script to refresh it. `write_benchmarks.sh links` refreshes only
+# the three sections measured on links (the shaped link, which needs root for `unshare -n`
+# and `tc`, the real server, and the SDKs through it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,16 @@ real_server_section() {
   echo "livekit-server $(sed -n 's/^pub const SERVER_VERSION: &str = "\(.*\)";/\1/p' sfu-tests/src/lib.rs) on 127.0.0.1, two \`sfu::connect\` participants (str0m $(version_of str0m), livekit-signaling $(version_of livekit-signaling)); the floor is measured by the same participants in the same run."
   echo
   cargo bench -p livekit-typed-rpc-sfu-tests --bench real_server 2> /dev/null
+}
+
+sdk_peers_section() {
+  echo "## LiveKit's SDKs and ours through one server (\`cargo bench --workspace --bench sdk_peers\`)"
+  echo
+  echo "livekit-server $(sed -n 's/^pub const SERVER_VERSION: &str = "\(.*\)";/\1/p' sfu-tests/src/lib.rs) and every participant in a network namespace of the bench's own (libwebrtc ignores loopback), on a veth address; one run, one server, a fresh room and fresh peer processes per row. SDKs: livekit-client $(sed -n 's/.*"livekit-client": "\(.*\)".*/\1/p' sfu-tests/browser/package.json) in Debian's headless $(/usr/bin/chromium --version 2>/dev/null | awk '{ print $1, $2 }'), Python livekit $(sed -n 's/^livekit==//p' sfu-tests/python/requirements.txt), @livekit/rtc-node $(sed -n 's/.*"@livekit\/rtc-node": "\(.*\)".*/\1/p' sfu-tests/node/package.json); ours is \`sfu::connect\` (str0m $(version_of str0m))."
+  echo
+  echo "Each row: $(sed -n 's/^const SMALL_CALLS: usize = \(.*\);/\1/p' sfu-tests/benches/sdk_peers.rs) small calls one after another, then 5 MB echoed 3 times per payload (median): letters in a pattern, which DEFLATE shrinks to almost nothing, and base64 of random bytes, which it barely shrinks. Every SDK here advertises DEFLATE and compresses what it sends as it chooses. Peak memory is the process's VmHWM: for Chromium the sum over its processes; for Rust the one bench process, which holds both Rust participants of the first row and the Rust side of every later row, so later Rust figures are upper bounds."
+  echo
+  cargo bench -p livekit-typed-rpc-sfu-tests --bench sdk_peers 2> /dev/null
 }
 
 shaped_link_section() {
@@ -47,8 +59,10 @@ version_of() {
 if [ "${1:-}" = links ]; then
   shaped_link_section > "$work/shaped_link.md"
   real_server_section > "$work/real_server.md"
+  sdk_peers_section > "$work/sdk_peers.md"
   replace_section "## Compression on a link shaped" "$work/shaped_link.md"
   replace_section "## Through a real livekit-server" "$work/real_server.md"
+  replace_section "## LiveKit's SDKs and ours" "$work/sdk_peers.md"
   echo "wrote the link sections of BENCHMARKS.md"
   exit 0
 fi
@@ -100,6 +114,7 @@ awk -F' [|] ' '
 
 shaped_link_section > "$work/shaped_link.md"
 real_server_section > "$work/real_server.md"
+sdk_peers_section > "$work/sdk_peers.md"
 
 {
   echo "# Benchmarks"
@@ -137,5 +152,7 @@ real_server_section > "$work/real_server.md"
   cat "$work/shaped_link.md"
   echo
   cat "$work/real_server.md"
+  echo
+  cat "$work/sdk_peers.md"
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -2,7 +2,7 @@
 // download) from a page served on 127.0.0.1, and passes it the JSON commands of a Rust
 // test: one per stdin line, each answer one stdout line prefixed with `@@ `.
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -40,6 +40,30 @@ const browser = await chromium.launch({
     '--allow-loopback-in-peer-connection',
   ],
 });
+// Chromium is several processes: its peak memory is the sum of each one's peak (VmHWM).
+async function chromiumPeakRssKib() {
+  const parents = new Map();
+  const peaks = new Map();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = await readFile(`/proc/${entry}/status`, 'utf8');
+      parents.set(entry, /PPid:\s+(\d+)/.exec(status)?.[1]);
+      peaks.set(entry, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const root = String(process.pid);
+  const underRoot = (pid) => {
+    for (let p = parents.get(pid); p !== undefined; p = parents.get(p)) if (p === root) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, peak] of peaks) if (underRoot(pid)) total += peak;
+  return total;
+}
+
 const page = await browser.newPage();
 page.on('console', (msg) => process.stderr.write(`[page ${msg.type()}] ${msg.text()}\n`));
 page.on('pageerror', (error) => process.stderr.write(`[page error] ${error}\n`));
@@ -51,7 +75,7 @@ for await (const line of lines) {
   const cmd = JSON.parse(line);
   let answer;
   if (cmd.cmd === 'peak_rss_kib') {
-    answer = { ok: true, value: null };
+    answer = { ok: true, value: await chromiumPeakRssKib() };
   } else {
     try {
       answer = await page.evaluate((c) => window.peer.answer(c), cmd);

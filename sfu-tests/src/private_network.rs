@@ -37,35 +37,13 @@ fn namespace_id() -> String {
 /// `test` is the test's path as the test harness names it (the function name for a test
 /// at the top of an integration-test file).
 pub fn enter(test: &str) -> bool {
-    if let Ok(outer) = std::env::var(OUTER_NAMESPACE) {
-        assert_ne!(
-            outer,
-            namespace_id(),
-            "{OUTER_NAMESPACE} is set but this process is in the outer network namespace"
-        );
-        set_up_interfaces();
+    if inside() {
         return true;
     }
-    crate::server_binary();
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut unshare = Command::new("unshare");
-    if !running_as_root() {
-        // An unprivileged user may make a network namespace inside a user namespace.
-        unshare.arg("--map-root-user");
-    }
-    let output = unshare
-        .arg("--net")
-        .arg("--")
-        .arg(&exe)
+    let output = unshare()
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(OUTER_NAMESPACE, namespace_id())
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `unshare` ({e}): the SDK tests run in a network namespace of their \
-                 own; install util-linux (`apt-get install util-linux`)"
-            )
-        });
+        .unwrap_or_else(|e| panic!("{}", cannot_unshare(e)));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -79,6 +57,64 @@ pub fn enter(test: &str) -> bool {
     );
     println!("{stdout}");
     false
+}
+
+/// [`enter`] for a program of its own (a benchmark with `harness = false`): runs this
+/// program again, with its arguments, inside a network namespace of its own, its output
+/// going where this one's goes. Returns `false` once that run succeeded (exits with its
+/// status if it failed); `true` in that run.
+pub fn enter_program() -> bool {
+    if inside() {
+        return true;
+    }
+    let status = unshare()
+        .args(std::env::args_os().skip(1))
+        .status()
+        .unwrap_or_else(|e| panic!("{}", cannot_unshare(e)));
+    if !status.success() {
+        eprintln!("the run inside the network namespace failed ({status})");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    false
+}
+
+/// In the inner run (checked to be in another namespace than the outer): the interfaces
+/// are set up and `true` returned.
+fn inside() -> bool {
+    let Ok(outer) = std::env::var(OUTER_NAMESPACE) else {
+        return false;
+    };
+    assert_ne!(
+        outer,
+        namespace_id(),
+        "{OUTER_NAMESPACE} is set but this process is in the outer network namespace"
+    );
+    set_up_interfaces();
+    true
+}
+
+/// `unshare --net -- <this program>`, with what the inner run needs built beforehand.
+fn unshare() -> Command {
+    crate::server_binary();
+    let exe = std::env::current_exe().expect("this program's path");
+    let mut unshare = Command::new("unshare");
+    if !running_as_root() {
+        // An unprivileged user may make a network namespace inside a user namespace.
+        unshare.arg("--map-root-user");
+    }
+    unshare
+        .arg("--net")
+        .arg("--")
+        .arg(exe)
+        .env(OUTER_NAMESPACE, namespace_id());
+    unshare
+}
+
+fn cannot_unshare(e: std::io::Error) -> String {
+    format!(
+        "cannot run `unshare` ({e}): the SDK tests run in a network namespace of their own; \
+         install util-linux (`apt-get install util-linux`)"
+    )
 }
 
 fn running_as_root() -> bool {
