@@ -21,6 +21,9 @@ const ECHO_BYTES: usize = 5_000_000;
 const ECHO_ROUNDS: usize = 3;
 const WAIT: Duration = Duration::from_secs(120);
 
+/// Who calls and who answers; `None` is Rust.
+type Pair = (Option<Sdk>, Option<Sdk>);
+
 /// One side of a measured pair.
 enum Side {
     Rust(Participant),
@@ -217,7 +220,7 @@ impl Bench {
 
 /// Each pair with Rust on one side against the same SDK on both sides, and Rust on both
 /// sides against it: below 1.0x, the pair with Rust is faster.
-fn ratios(results: &[((Option<Sdk>, Option<Sdk>), Measured)]) {
+fn ratios(results: &[(Pair, Measured)]) {
     let find =
         |pair: (Option<Sdk>, Option<Sdk>)| results.iter().find(|(p, _)| *p == pair).map(|(_, m)| m);
     let Some(rust) = find((None, None)) else {
@@ -265,7 +268,7 @@ fn main() {
         rooms: 0,
     };
     let sdks = [Sdk::Browser, Sdk::Python, Sdk::Node];
-    let mut pairs: Vec<(Option<Sdk>, Option<Sdk>)> = vec![(None, None)];
+    let mut pairs: Vec<Pair> = vec![(None, None)];
     pairs.extend(sdks.iter().map(|&s| (Some(s), Some(s))));
     for &s in &sdks {
         pairs.push((None, Some(s)));
