@@ -21,7 +21,12 @@ from livekit import api, rtc
 from pydantic import ValidationError
 
 import robot_rpc
-from robot_rpc import (
+
+# The generated module must not pull in livekit-agents (heavy, and not every participant
+# is an agent) until function_tools() is called.
+AGENTS_LOADED_AT_IMPORT = "livekit.agents" in sys.modules
+
+from robot_rpc import (  # noqa: E402
     ApplicationError,
     ArmErrorOutOfReach,
     ArmErrorOutOfReachFields,
@@ -138,6 +143,32 @@ class Peer:
             "echo_b64_s": medians[1],
         }
 
+    async def agent_tools(self, dest: str) -> dict[str, Any]:
+        """The generated livekit-agents tools, called the way the agents framework calls a
+        tool the LLM chose: its JSON arguments through `prepare_function_arguments`."""
+        from livekit.agents import ToolError
+        from livekit.agents.llm.tool_context import is_raw_function_tool
+        from livekit.agents.llm.utils import prepare_function_arguments
+
+        tools = {t.info.name: t for t in Robot.function_tools(self.room.local_participant, dest)}
+
+        async def invoke(name: str, arguments: str) -> Any:
+            tool = tools[name]
+            args, kwargs = prepare_function_arguments(fnc=tool, json_arguments=arguments)
+            try:
+                return {"ok": await tool(*args, **kwargs)}
+            except ToolError as error:
+                return {"tool_error": error.message}
+
+        return {
+            "loaded_at_import": AGENTS_LOADED_AT_IMPORT,
+            "raw": all(is_raw_function_tool(t) for t in tools.values()),
+            "schemas": {name: t.info.raw_schema for name, t in tools.items()},
+            "move_arm": await invoke("robot_move_arm", '{"joint": 2, "angle": 41.5}'),
+            "refused": await invoke("robot_move_arm", '{"joint": 3, "angle": 120}'),
+            "whoami": await invoke("robot_whoami", "{}"),
+        }
+
     async def run(self, cmd: dict[str, Any]) -> Any:
         op = cmd["cmd"]
         if op == "join":
@@ -173,8 +204,8 @@ class Peer:
             return await self.bench(cmd["dest"], cmd["calls"], cmd["echo_bytes"], cmd.get("echo_rounds", 1))
         if op == "peak_rss_kib":
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if op == "contract_hash":
-            return robot_rpc.Robot.contract_hash
+        if op == "agent_tools":
+            return await self.agent_tools(cmd["dest"])
         if op == "leave":
             await self.room.disconnect()
             return None

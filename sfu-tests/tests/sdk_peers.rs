@@ -245,6 +245,44 @@ fn python_sdk_calls_and_serves_rust_through_the_server() {
     generated_client_calls_rust(&mut world, "py-agent");
     let refused = world.typed_call("move_arm", json!({"joint": 3, "angle": 120.0}));
     assert_eq!(refused["app_error_type"], "ArmErrorOutOfReach", "{refused}");
+
+    // The generated livekit-agents tools, run by the agents framework's own argument
+    // handling against the Rust service.
+    let tools = world
+        .peer
+        .ok(json!({"cmd": "agent_tools", "dest": "rust-robot"}), WAIT);
+    assert_eq!(
+        tools["loaded_at_import"], false,
+        "livekit-agents is imported lazily"
+    );
+    assert_eq!(tools["raw"], true, "{tools}");
+    let contract_tools: Value = serde_json::from_str(
+        &std::fs::read_to_string(contract_dir().join("robot.openai-tools.json"))
+            .expect("the committed OpenAI tools"),
+    )
+    .expect("JSON");
+    for tool in contract_tools["tools"].as_array().expect("a tool list") {
+        let name = tool["function"]["name"].as_str().unwrap_or_default();
+        assert_eq!(
+            tools["schemas"][name]["parameters"], tool["function"]["parameters"],
+            "{name}: the raw schema is the contract's"
+        );
+    }
+    let pose: Value = serde_json::from_str(tools["move_arm"]["ok"].as_str().unwrap_or_default())
+        .expect("the tool returns the JSON result");
+    assert_eq!(pose, json!({"joint": 2, "angle": 41.5}));
+    let refused = tools["refused"]["tool_error"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("robot.move_arm") && refused.contains("OutOfReach"),
+        "the LLM is told why: {refused}"
+    );
+    assert!(
+        tools["whoami"]["ok"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("py-agent"),
+        "{tools}"
+    );
     world.rust_calls_the_sdk("python sees");
     world.sdk_sends_bad_input();
     world.rust_sends_bad_input(true);
