@@ -179,7 +179,25 @@ impl World {
         }
     }
 
+    /// After all of it (bad input included), the Rust side holds nothing: no call waiting,
+    /// no stream half-read, no handler running or queued.
     fn leave(mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let d = self.robot.diagnostics();
+            let idle = d.pending_calls == 0
+                && d.open_incoming_streams == 0
+                && d.running_handlers == 0
+                && d.queued_calls == 0;
+            if idle {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the Rust participant still holds work: {d:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.peer.ok(json!({"cmd": "leave"}), WAIT);
         self.rt.block_on(self.robot.leave());
     }
