@@ -91,7 +91,7 @@
 //! attributes, predicates); others get UNSUPPORTED_METHOD (1400) before their payload is
 //! read. [`RpcContext`] tells a handler the caller's kind and attributes.
 //!
-//! ## Calling from TypeScript and from LLMs
+//! ## Calling from TypeScript, Python and from LLMs
 //!
 //! `#[livekit_rpc(contract)]` (with `namespace = ".."` or without) makes the trait the
 //! one source of truth for other languages: `<Trait>Server::contract()` (and
@@ -105,6 +105,7 @@
 //!
 //! - `<stem>.contract.json`: the contract, with a `sha256` content hash;
 //! - `<stem>.ts`: a TypeScript module for `livekit-client` (below);
+//! - `<stem>_rpc.py`: a Python module for LiveKit's Python SDK (below);
 //! - `<stem>.openai-tools.json`: one OpenAI function tool per method (`robot.move_arm` is
 //!   the tool `robot_move_arm`), plus `strict_tools` for OpenAI's strict mode, where
 //!   optional fields are required and nullable (drop `null` optional keys before the
@@ -143,6 +144,27 @@
 //!
 //! JavaScript numbers are exact up to 2^53 - 1: 64-bit integer fields are marked in the
 //! generated docs (send larger values as strings). `Vec<u8>` is an array of numbers.
+//!
+//! The Python module (pydantic v2 and `livekit.rtc`) declares a model per named type and
+//! per inline object (an enum variant becomes `ArmErrorOutOfReach`), integer ranges as
+//! `Field(ge=.., le=..)`, and for `Robot`: `Robot.client(room.local_participant, identity,
+//! response_timeout=..)` with one `async` method per trait method taking keyword
+//! arguments; `Robot.serve(room, handlers)` taking any object with the `RobotHandlers`
+//! methods (keyword arguments plus `invocation`) and returning an unregister function;
+//! `RpcCallError` (`code`, `message`, `data`, `app_error`); `ApplicationError(value,
+//! code=..)` for handlers; and `Robot.function_tools(participant, identity)`, the methods
+//! as `livekit-agents` raw function tools. Wire data (results, errors, handler arguments)
+//! is validated in pydantic's strict mode, so a handler sees only what serde would accept.
+//!
+//! ```text
+//! from robot_rpc import Robot, RpcCallError
+//!
+//! robot = Robot.client(room.local_participant, "robot-1")
+//! try:
+//!     pose = await robot.move_arm(joint=2, angle=41.5)  # Pose, checked by mypy
+//! except RpcCallError as e:
+//!     print(e.code, e.app_error)  # ArmErrorOutOfReach(...) for the typed error
+//! ```
 //!
 //! ## Finding the server: attributes, discovery and fan-out
 //!
