@@ -98,6 +98,24 @@ pub const COMPRESSION_PROBE_BYTES: usize = 64 * 1024;
 /// JSON one a quarter on both (BENCHMARKS.md).
 pub const COMPRESSION_MIN_SAVING_PERCENT: usize = 10;
 
+/// A large payload's compressed stream is cut into segments of this many input bytes,
+/// compressed on as many threads as the machine has cores (at most
+/// [`COMPRESSION_MAX_THREADS`]); each segment ends on a sync flush, so the segments make
+/// one raw DEFLATE stream that every inflater (the reference SDK's `DecompressionStream`
+/// included) reads. Payloads under two segments are compressed on one thread.
+pub const COMPRESSION_SEGMENT_BYTES: usize = 512 * 1024;
+
+/// The most threads one payload is compressed on.
+pub const COMPRESSION_MAX_THREADS: usize = 4;
+
+/// The default of `JoinOptions::compression_threads`: the machine's cores, at most
+/// [`COMPRESSION_MAX_THREADS`].
+pub fn default_compression_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(COMPRESSION_MAX_THREADS)
+}
+
 /// The DEFLATE level used unless `JoinOptions::compression_level` says otherwise.
 /// Measured on 5 MB (one shot, best of five, this project's 2-core machine):
 ///

@@ -21,6 +21,8 @@ pub(crate) struct Eligibility {
     pub level: u32,
     /// Smallest payload worth trying to compress.
     pub min_bytes: usize,
+    /// Threads a large payload is compressed on.
+    pub threads: usize,
 }
 
 /// The reference rule: named recipients, or for a broadcast every remote participant
@@ -28,7 +30,7 @@ pub(crate) struct Eligibility {
 pub(crate) fn eligibility(
     local_protocol: i32,
     local_compression: bool,
-    (level, min_bytes): (u32, usize),
+    (level, min_bytes, threads): (u32, usize, usize),
     destinations: &[String],
     remotes: &HashMap<String, RemoteParticipant>,
 ) -> Eligibility {
@@ -38,6 +40,7 @@ pub(crate) fn eligibility(
             compress: false,
             level,
             min_bytes,
+            threads,
         };
     }
     let recipients: Vec<Option<&RemoteParticipant>> = if destinations.is_empty() {
@@ -58,6 +61,7 @@ pub(crate) fn eligibility(
         compress,
         level,
         min_bytes,
+        threads,
     }
 }
 
@@ -202,7 +206,15 @@ pub(crate) async fn send_payload(
                 break;
             }
             if out.len() > proto::STREAM_CHUNK_SIZE_BYTES {
-                return send_compressing(transport, spec, total, deflater, out, rest).await;
+                return send_compressing(
+                    transport,
+                    spec,
+                    total,
+                    (deflater, eligibility.threads),
+                    out,
+                    rest,
+                )
+                .await;
             }
         }
     }
@@ -335,7 +347,7 @@ async fn send_compressing(
     transport: &dyn Transport,
     spec: HeaderSpec,
     total: u64,
-    mut deflater: deflate::Deflater,
+    (mut deflater, threads): (deflate::Deflater, usize),
     out: Vec<u8>,
     rest: &[u8],
 ) -> Result<SentStream, StreamError> {
@@ -344,6 +356,23 @@ async fn send_compressing(
     publish(transport, spec.checked_header_packet(header)?).await?;
     let mut chunks = ChunkPublisher::new(transport, &spec, out);
     chunks.publish_ready(rest.is_empty()).await?;
+    if threads > 1 && rest.len() >= 2 * deflate::COMPRESSION_SEGMENT_BYTES {
+        // The rest in segments compressed side by side, a round of `threads` at a time,
+        // each round's chunks published before the next round starts.
+        let level = deflater.level();
+        deflater.feed_and_sync(&[], chunks.buffer());
+        drop(deflater);
+        let segments: Vec<&[u8]> = rest.chunks(deflate::COMPRESSION_SEGMENT_BYTES).collect();
+        let mut rounds = segments.chunks(threads).peekable();
+        while let Some(round) = rounds.next() {
+            let last = rounds.peek().is_none();
+            for out in deflate::deflate_segments(round, level, last) {
+                chunks.buffer().extend_from_slice(&out);
+            }
+            chunks.publish_ready(last).await?;
+        }
+        return chunks.end(String::new(), total, true).await;
+    }
     let mut pieces = rest.chunks(COMPRESS_FEED_BYTES).peekable();
     while let Some(piece) = pieces.next() {
         let last = pieces.peek().is_none();
