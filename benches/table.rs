@@ -792,50 +792,6 @@ fn compressed_5mb(t: &mut Table) {
     ));
 }
 
-/// The compressed 5 MB echo with compression spread over the cores (segments, the
-/// default) against the single DEFLATE stream compressed on the sending task's thread
-/// (`compression_threads: 1`, what every version before did), interleaved in one run.
-fn compressed_5mb_threads(t: &mut Table) {
-    let payload = json_like(5_000_000);
-    let threads = JoinOptions::default().compression_threads;
-    let (mut spread_samples, mut serial_samples) = (Vec::new(), Vec::new());
-    for round in 0..31 {
-        on_fresh_two_workers(|| async {
-            let (_room_spread, _s_spread, spread) = pair(JoinOptions::default()).await;
-            let (_room_serial, _s_serial, serial) = pair(JoinOptions {
-                compression_threads: 1,
-                ..Default::default()
-            })
-            .await;
-            interleaved_into(
-                if round == 0 { 2 } else { 0 },
-                3,
-                || async {
-                    spread.perform_rpc(raw_call(&payload)).await.unwrap();
-                },
-                || async {
-                    serial.perform_rpc(raw_call(&payload)).await.unwrap();
-                },
-                &mut spread_samples,
-                &mut serial_samples,
-            )
-            .await
-        });
-    }
-    let ratio = paired_ratio(&spread_samples, &serial_samples);
-    let (spread, serial) = (stats(spread_samples), stats(serial_samples));
-    t.row(
-        &format!("5 MB JSON-like echo, deflate-raw in segments on {threads} threads"),
-        format!("{:.1} ms", spread.p50.as_secs_f64() * 1e3),
-        format!(
-            "one stream on one thread: {:.1} ms",
-            serial.p50.as_secs_f64() * 1e3
-        ),
-        Some(ratio),
-        &format!("< 1x to keep it: {}", verdict(ratio < 1.0)),
-    );
-}
-
 /// Median seconds to compress `data` with `deflate` and to inflate it again as the
 /// runtime does (zlib-rs, whoever compressed it).
 fn deflate_times(data: &[u8], deflate: fn(&[u8]) -> Vec<u8>) -> (f64, f64) {
@@ -1030,7 +986,7 @@ fn main() {
     let markdown = args.iter().any(|a| a == "--markdown");
     // Section names select part of the table (all of it by default); a name's first word
     // selects every section it starts (`echoes` is all three echo sizes).
-    let sections: [Section; 11] = [
+    let sections: [Section; 10] = [
         ("typed", typed_vs_raw),
         ("compression", compression_on_small_calls),
         ("in-flight", in_flight),
@@ -1040,7 +996,6 @@ fn main() {
         ("echoes-1mb", echoes_1mb),
         ("echoes-64mb", echoes_64mb),
         ("compressed-5mb", compressed_5mb),
-        ("compressed-5mb-threads", compressed_5mb_threads),
         ("children", in_children),
     ];
     let chosen: Vec<&String> = args

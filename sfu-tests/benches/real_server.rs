@@ -29,19 +29,10 @@ struct Pair {
 }
 
 async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
-    pair_with(
-        server,
-        room,
-        JoinOptions {
-            compression,
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-async fn pair_with(server: &LiveKitServer, room: &str, options: JoinOptions) -> Pair {
-    let compression = options.compression;
+    let options = JoinOptions {
+        compression,
+        ..Default::default()
+    };
     let join = |identity: &'static str| {
         let options = options.clone();
         async move {
@@ -214,33 +205,6 @@ async fn main() {
         drop(p.echo);
     }
 
-    // Compressed on all cores (segments, the default) against one stream on one thread,
-    // interleaved call by call on two pairs.
-    let threads = JoinOptions::default().compression_threads;
-    let spread = pair(&server, "bench-threads-spread", true).await;
-    let serial = pair_with(
-        &server,
-        "bench-threads-serial",
-        JoinOptions {
-            compression_threads: 1,
-            ..Default::default()
-        },
-    )
-    .await;
-    let json = payloads::json_records(LARGE, &mut payloads::Noise::new(3));
-    spread.call(&json).await;
-    serial.call(&json).await;
-    let (mut on_spread, mut on_serial) = (Vec::new(), Vec::new());
-    for _ in 0..LARGE_ROUNDS {
-        on_spread.push(spread.call(&json).await);
-        on_serial.push(serial.call(&json).await);
-    }
-    let (spread50, serial50) = (
-        percentile(&mut on_spread, 0.5),
-        percentile(&mut on_serial, 0.5),
-    );
-    drop((spread, serial));
-
     println!("| measurement | RPC | floor (same participants, same run) | ratio |");
     println!("|---|---|---|---|");
     for row in rows {
@@ -259,15 +223,6 @@ async fn main() {
             );
         }
     }
-    println!();
-    println!("| 5 MB JSON echo through livekit-server, compressed, median of {LARGE_ROUNDS} | in segments on {threads} threads (default) | one stream on one thread | ratio |");
-    println!("|---|---|---|---|");
-    println!(
-        "| JSON records | {:.1} ms | {:.1} ms | {:.2}x |",
-        ms(spread50),
-        ms(serial50),
-        ms(spread50) / ms(serial50)
-    );
     if let [(deflate, deflate_floor), (plain, plain_floor)] = echoes[..] {
         println!();
         println!(

@@ -57,12 +57,6 @@ pub struct JoinOptions {
     /// [`COMPRESSION_MIN_BYTES`](crate::streams::COMPRESSION_MIN_BYTES), 1 KiB); 0 tries
     /// every eligible payload, as the reference SDK does.
     pub compression_min_bytes: usize,
-    /// Threads one large payload (two
-    /// [`COMPRESSION_SEGMENT_BYTES`](crate::streams::COMPRESSION_SEGMENT_BYTES) or more) is
-    /// compressed on (default: the machine's cores, at most
-    /// [`COMPRESSION_MAX_THREADS`](crate::streams::COMPRESSION_MAX_THREADS)); 1 keeps
-    /// compression on the sending task's thread.
-    pub compression_threads: usize,
     /// Limits on incoming streams.
     pub stream_limits: StreamLimits,
     /// Limits on incoming RPC calls.
@@ -80,7 +74,6 @@ impl Default for JoinOptions {
             compression: true,
             compression_level: crate::limits::DEFAULT_COMPRESSION_LEVEL,
             compression_min_bytes: crate::limits::COMPRESSION_MIN_BYTES,
-            compression_threads: crate::limits::default_compression_threads(),
             stream_limits: StreamLimits::default(),
             rpc_limits: RpcLimits::default(),
             kind: ParticipantKind::Standard,

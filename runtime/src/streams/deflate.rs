@@ -7,8 +7,8 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use zlib_rs::{Inflate, InflateFlush, Status as InflateStatus};
 
 pub use crate::limits::{
-    COMPRESSION_MAX_THREADS, COMPRESSION_MIN_BYTES, COMPRESSION_MIN_SAVING_PERCENT,
-    COMPRESSION_PROBE_BYTES, COMPRESSION_SEGMENT_BYTES, DEFAULT_COMPRESSION_LEVEL,
+    COMPRESSION_MIN_BYTES, COMPRESSION_MIN_SAVING_PERCENT, COMPRESSION_PROBE_BYTES,
+    DEFAULT_COMPRESSION_LEVEL,
 };
 
 thread_local! {
@@ -51,29 +51,12 @@ impl Deflater {
 
     /// Compresses `input` onto the end of `out`; `finish` ends the stream after it. The
     /// bytes produced do not depend on how the input is split between calls.
-    pub fn feed(&mut self, input: &[u8], finish: bool, out: &mut Vec<u8>) {
-        let flush = if finish { Flush::Finish } else { Flush::None };
-        self.run(input, flush, out);
-    }
-
-    /// Compresses `input` onto the end of `out` and ends what was fed so far on a byte
-    /// boundary (a sync flush) without ending the stream: independently compressed
-    /// segments may follow, and the whole is still one raw DEFLATE stream.
-    pub fn feed_and_sync(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        self.run(input, Flush::Sync, out);
-    }
-
-    /// The level it compresses at.
-    pub fn level(&self) -> u32 {
-        self.level
-    }
-
-    fn run(&mut self, mut input: &[u8], flush: Flush, out: &mut Vec<u8>) {
+    pub fn feed(&mut self, mut input: &[u8], finish: bool, out: &mut Vec<u8>) {
         let Some(d) = self.inner.as_mut() else { return };
-        let mode = match flush {
-            Flush::None => FlushCompress::None,
-            Flush::Sync => FlushCompress::Sync,
-            Flush::Finish => FlushCompress::Finish,
+        let flush = if finish {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::None
         };
         loop {
             if out.capacity() - out.len() < 16 * 1024 {
@@ -81,69 +64,19 @@ impl Deflater {
             }
             let (before_in, before_out) = (d.total_in(), d.total_out());
             // Compressing into a Vec with spare room cannot fail.
-            let Ok(status) = d.compress_vec(input, out, mode) else {
+            let Ok(status) = d.compress_vec(input, out, flush) else {
                 return;
             };
             input = &input[(d.total_in() - before_in) as usize..];
             let progressed = d.total_in() != before_in || d.total_out() != before_out;
-            // A flush is complete once it leaves room to spare in the output.
-            let flushed = input.is_empty() && out.len() < out.capacity();
-            match (status, flush) {
-                (Status::StreamEnd, _) => return,
-                (_, Flush::None) if input.is_empty() => return,
-                (_, Flush::Sync) if flushed => return,
+            match status {
+                Status::StreamEnd => return,
+                _ if !finish && input.is_empty() => return,
                 _ if !progressed => return,
                 _ => {}
             }
         }
     }
-}
-
-#[derive(Clone, Copy)]
-enum Flush {
-    None,
-    Sync,
-    Finish,
-}
-
-/// Compresses consecutive segments of one payload at the same time, one thread per
-/// segment (the calling thread takes the first). Each output ends on a byte boundary (a
-/// sync flush), the last one with the end of the stream when `finish`: appended in order,
-/// after a stream that also ended on a sync flush, they make one raw DEFLATE stream that
-/// any inflater reads (pigz's way of using every core).
-pub fn deflate_segments(segments: &[&[u8]], level: u32, finish: bool) -> Vec<Vec<u8>> {
-    let compress = |segment: &[u8], last: bool| {
-        let mut out = Vec::with_capacity(segment.len() / 4 + 1024);
-        let mut deflater = Deflater::new(level);
-        if last {
-            deflater.feed(segment, true, &mut out);
-        } else {
-            deflater.feed_and_sync(segment, &mut out);
-        }
-        out
-    };
-    let Some((first, others)) = segments.split_first() else {
-        return Vec::new();
-    };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = others
-            .iter()
-            .enumerate()
-            .map(|(i, segment)| {
-                let last = finish && i + 1 == others.len();
-                scope.spawn(move || compress(segment, last))
-            })
-            .collect();
-        let mut outputs = vec![compress(first, finish && others.is_empty())];
-        for handle in handles {
-            match handle.join() {
-                Ok(out) => outputs.push(out),
-                // Compressing into a Vec does not panic; if it did, the panic is ours.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        outputs
-    })
 }
 
 impl Drop for Deflater {
@@ -298,45 +231,6 @@ mod tests {
         let mut out = Vec::new();
         Deflater::new(level).feed(data, true, &mut out);
         out
-    }
-
-    /// A synced prefix followed by segments compressed on their own threads is one raw
-    /// DEFLATE stream: it inflates to the payload, whatever the split, and it ends where
-    /// the last segment ends (nothing read after it).
-    #[test]
-    fn parallel_segments_after_a_synced_prefix_are_one_stream() {
-        let json: Vec<u8> = (0..120_000u32)
-            .flat_map(|i| format!("{{\"id\":{i},\"v\":\"x{}\"}},", i % 13).into_bytes())
-            .collect();
-        for (prefix, segment, threads) in [
-            (0, 100_000, 2),
-            (5_000, 300_000, 2),
-            (70_000, 512 * 1024, 4),
-        ] {
-            let mut out = Vec::new();
-            let mut head = Deflater::new(1);
-            head.feed_and_sync(&json[..prefix], &mut out);
-            drop(head);
-            let segments: Vec<&[u8]> = json[prefix..].chunks(segment).collect();
-            let mut rounds = segments.chunks(threads).peekable();
-            while let Some(round) = rounds.next() {
-                for part in deflate_segments(round, 1, rounds.peek().is_none()) {
-                    out.extend_from_slice(&part);
-                }
-            }
-            assert_eq!(
-                decompress(&out, u64::MAX).as_deref(),
-                Ok(json.as_slice()),
-                "prefix {prefix}, segments of {segment}"
-            );
-            let whole = compress(&json, 1);
-            assert!(
-                out.len() < whole.len() + whole.len() / 20,
-                "independent segments cost little ratio: {} against {}",
-                out.len(),
-                whole.len()
-            );
-        }
     }
 
     /// Sending compresses a large payload piece by piece between chunks; the receiver (and

@@ -21,8 +21,6 @@ pub(crate) struct Eligibility {
     pub level: u32,
     /// Smallest payload worth trying to compress.
     pub min_bytes: usize,
-    /// Threads a large payload is compressed on.
-    pub threads: usize,
 }
 
 /// The reference rule: named recipients, or for a broadcast every remote participant
@@ -30,7 +28,7 @@ pub(crate) struct Eligibility {
 pub(crate) fn eligibility(
     local_protocol: i32,
     local_compression: bool,
-    (level, min_bytes, threads): (u32, usize, usize),
+    (level, min_bytes): (u32, usize),
     destinations: &[String],
     remotes: &HashMap<String, RemoteParticipant>,
 ) -> Eligibility {
@@ -40,7 +38,6 @@ pub(crate) fn eligibility(
             compress: false,
             level,
             min_bytes,
-            threads,
         };
     }
     let recipients: Vec<Option<&RemoteParticipant>> = if destinations.is_empty() {
@@ -61,7 +58,6 @@ pub(crate) fn eligibility(
         compress,
         level,
         min_bytes,
-        threads,
     }
 }
 
@@ -206,15 +202,7 @@ pub(crate) async fn send_payload(
                 break;
             }
             if out.len() > proto::STREAM_CHUNK_SIZE_BYTES {
-                return send_compressing(
-                    transport,
-                    spec,
-                    total,
-                    (deflater, eligibility.threads),
-                    out,
-                    rest,
-                )
-                .await;
+                return send_compressing(transport, spec, total, deflater, out, rest).await;
             }
         }
     }
@@ -347,7 +335,7 @@ async fn send_compressing(
     transport: &dyn Transport,
     spec: HeaderSpec,
     total: u64,
-    (mut deflater, threads): (deflate::Deflater, usize),
+    mut deflater: deflate::Deflater,
     out: Vec<u8>,
     rest: &[u8],
 ) -> Result<SentStream, StreamError> {
@@ -356,23 +344,6 @@ async fn send_compressing(
     publish(transport, spec.checked_header_packet(header)?).await?;
     let mut chunks = ChunkPublisher::new(transport, &spec, out);
     chunks.publish_ready(rest.is_empty()).await?;
-    if threads > 1 && rest.len() >= 2 * deflate::COMPRESSION_SEGMENT_BYTES {
-        // The rest in segments compressed side by side, a round of `threads` at a time,
-        // each round's chunks published before the next round starts.
-        let level = deflater.level();
-        deflater.feed_and_sync(&[], chunks.buffer());
-        drop(deflater);
-        let segments: Vec<&[u8]> = rest.chunks(deflate::COMPRESSION_SEGMENT_BYTES).collect();
-        let mut rounds = segments.chunks(threads).peekable();
-        while let Some(round) = rounds.next() {
-            let last = rounds.peek().is_none();
-            for out in deflate::deflate_segments(round, level, last) {
-                chunks.buffer().extend_from_slice(&out);
-            }
-            chunks.publish_ready(last).await?;
-        }
-        return chunks.end(String::new(), total, true).await;
-    }
     let mut pieces = rest.chunks(COMPRESS_FEED_BYTES).peekable();
     while let Some(piece) = pieces.next() {
         let last = pieces.peek().is_none();

@@ -66,7 +66,6 @@ impl StreamSender {
                 (
                     self.options.compression_level,
                     self.options.compression_min_bytes,
-                    self.options.compression_threads,
                 ),
                 destinations,
                 remotes,
