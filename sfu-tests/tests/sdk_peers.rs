@@ -10,7 +10,8 @@
 //!
 //! Each covers a small typed call, a typed error, a 5 MB result over RPC v2, unit and the
 //! caller identity in both directions, and bad input (an array, a wrong type, a missing
-//! field, an unknown method) answered with an error naming the method and the parameter.
+//! field, an unknown method) answered with an error naming the method and the parameter,
+//! by the Rust service and by the generated handlers.
 
 #[allow(dead_code)]
 #[path = "../../examples/quickstart.rs"]
@@ -148,10 +149,10 @@ impl World {
         assert_eq!(decoded(&after), json!({"joint": 1, "angle": 1.0}));
     }
 
-    /// The same mistakes made by a Rust caller against the SDK's generated handlers.
-    /// The Python module validates arguments against the contract's types (pydantic); the
-    /// TypeScript module checks only that they are a JSON object (`checks_types` false).
-    fn rust_sends_bad_input(&self, checks_types: bool) {
+    /// The same mistakes made by a Rust caller against the SDK's generated handlers (the
+    /// Python module validates with pydantic, the TypeScript module checks each parameter's
+    /// presence, JSON type and integer range); rtc-node has no generated module.
+    fn rust_sends_bad_input(&self) {
         let refused = |payload: &str| {
             self.rt
                 .block_on(self.robot.perform_rpc(PerformRpcData {
@@ -169,14 +170,12 @@ impl World {
             data.contains("robot.move_arm") && data.contains("JSON object"),
             "{data}"
         );
-        if checks_types {
-            let data = refused(r#"{"joint": "two", "angle": 1.0}"#);
-            assert!(data.contains("`joint`"), "names the parameter: {data}");
-            let data = refused(r#"{"joint": 300, "angle": 1.0}"#);
-            assert!(data.contains("`joint`"), "a u8 is range-checked: {data}");
-            let data = refused(r#"{"angle": 1.0}"#);
-            assert!(data.contains("`joint`"), "a missing parameter: {data}");
-        }
+        let data = refused(r#"{"joint": "two", "angle": 1.0}"#);
+        assert!(data.contains("`joint`"), "names the parameter: {data}");
+        let data = refused(r#"{"joint": 300, "angle": 1.0}"#);
+        assert!(data.contains("`joint`"), "a u8 is range-checked: {data}");
+        let data = refused(r#"{"angle": 1.0}"#);
+        assert!(data.contains("`joint`"), "a missing parameter: {data}");
     }
 
     /// After all of it (bad input included), the Rust side holds nothing: no call waiting,
@@ -249,7 +248,7 @@ fn browser_livekit_client_calls_and_serves_rust_through_the_server() {
     generated_client_calls_rust(&mut world, "browser");
     world.rust_calls_the_sdk("browser sees");
     world.sdk_sends_bad_input();
-    world.rust_sends_bad_input(false);
+    world.rust_sends_bad_input();
     world.leave();
 }
 
@@ -303,7 +302,7 @@ fn python_sdk_calls_and_serves_rust_through_the_server() {
     );
     world.rust_calls_the_sdk("python sees");
     world.sdk_sends_bad_input();
-    world.rust_sends_bad_input(true);
+    world.rust_sends_bad_input();
     world.leave();
 }
 

@@ -161,7 +161,20 @@ function invalidArguments(method: string, why: string): RpcError {
   return new RpcError(APPLICATION_ERROR, 'Application error in method handler', `invalid arguments for "${method}": ${why}`);
 }
 
-function decodeArgs(method: string, payload: string): unknown {
+/**
+ * What a handler checks of one parameter before it runs, as the Rust side does: its key,
+ * whether it must be there, the JSON types it may have (`null`: any) and an integer's range.
+ */
+type ParamCheck = [key: string, required: boolean, types: string[] | null, min?: number | null, max?: number];
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function decodeArgs(method: string, payload: string, checks: ParamCheck[]): unknown {
   const text = payload.trim() === '' ? '{}' : payload;
   let value: unknown;
   try {
@@ -170,9 +183,27 @@ function decodeArgs(method: string, payload: string): unknown {
     throw invalidArguments(method, 'not JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidArguments(method, 'expected a JSON object');
+    const keys = checks.map(([key]) => JSON.stringify(key)).join(', ');
+    const expected = keys === '' ? 'an empty payload or {}' : `a JSON object with keys ${keys}`;
+    throw invalidArguments(method, `expected ${expected}, got ${jsonType(value)}`);
   }
-  return value;
+  const args = value as Record<string, unknown>;
+  for (const [key, required, types, min, max] of checks) {
+    const arg = args[key];
+    if (arg === undefined) {
+      if (required) throw invalidArguments(method, `parameter \`${key}\`: missing`);
+      continue;
+    }
+    if (types === null) continue;
+    const type = jsonType(arg);
+    if (!types.includes(type) && !(type === 'integer' && types.includes('number'))) {
+      throw invalidArguments(method, `parameter \`${key}\`: expected ${types.join(' or ')}, got ${type}`);
+    }
+    if (typeof arg === 'number' && ((min != null && arg < min) || (max !== undefined && arg > max))) {
+      throw invalidArguments(method, `parameter \`${key}\`: ${arg} is out of range ${min ?? ''}..=${max ?? ''}`);
+    }
+  }
+  return args;
 }
 
 /** Runs a handler; a thrown ApplicationError becomes the RpcError LiveKit sends. */
@@ -309,11 +340,11 @@ export const Geo = {
   serve(registrar: RpcRegistrar, handlers: GeoHandlers): () => void {
     const registered: string[] = [];
     try {
-      registrar.registerRpcMethod("geo.locate", (data) => answer(async () => encodeResult(await handlers.locate(decodeArgs("geo.locate", data.payload) as LocateArgs, data))));
+      registrar.registerRpcMethod("geo.locate", (data) => answer(async () => encodeResult(await handlers.locate(decodeArgs("geo.locate", data.payload, [["city",true,["string"]]]) as LocateArgs, data))));
       registered.push("geo.locate");
-      registrar.registerRpcMethod("geo.reset", (data) => answer(async () => { await handlers.reset(decodeArgs("geo.reset", data.payload) as ResetArgs, data); return ''; }));
+      registrar.registerRpcMethod("geo.reset", (data) => answer(async () => { await handlers.reset(decodeArgs("geo.reset", data.payload, []) as ResetArgs, data); return ''; }));
       registered.push("geo.reset");
-      registrar.registerRpcMethod("geo.measure", (data) => answer(async () => encodeResult(await handlers.measure(decodeArgs("geo.measure", data.payload) as MeasureArgs, data))));
+      registrar.registerRpcMethod("geo.measure", (data) => answer(async () => encodeResult(await handlers.measure(decodeArgs("geo.measure", data.payload, [["text",true,["string"]]]) as MeasureArgs, data))));
       registered.push("geo.measure");
     } catch (error) {
       for (const method of registered) registrar.unregisterRpcMethod(method);

@@ -161,7 +161,20 @@ function invalidArguments(method: string, why: string): RpcError {
   return new RpcError(APPLICATION_ERROR, 'Application error in method handler', `invalid arguments for "${method}": ${why}`);
 }
 
-function decodeArgs(method: string, payload: string): unknown {
+/**
+ * What a handler checks of one parameter before it runs, as the Rust side does: its key,
+ * whether it must be there, the JSON types it may have (`null`: any) and an integer's range.
+ */
+type ParamCheck = [key: string, required: boolean, types: string[] | null, min?: number | null, max?: number];
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function decodeArgs(method: string, payload: string, checks: ParamCheck[]): unknown {
   const text = payload.trim() === '' ? '{}' : payload;
   let value: unknown;
   try {
@@ -170,9 +183,27 @@ function decodeArgs(method: string, payload: string): unknown {
     throw invalidArguments(method, 'not JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidArguments(method, 'expected a JSON object');
+    const keys = checks.map(([key]) => JSON.stringify(key)).join(', ');
+    const expected = keys === '' ? 'an empty payload or {}' : `a JSON object with keys ${keys}`;
+    throw invalidArguments(method, `expected ${expected}, got ${jsonType(value)}`);
   }
-  return value;
+  const args = value as Record<string, unknown>;
+  for (const [key, required, types, min, max] of checks) {
+    const arg = args[key];
+    if (arg === undefined) {
+      if (required) throw invalidArguments(method, `parameter \`${key}\`: missing`);
+      continue;
+    }
+    if (types === null) continue;
+    const type = jsonType(arg);
+    if (!types.includes(type) && !(type === 'integer' && types.includes('number'))) {
+      throw invalidArguments(method, `parameter \`${key}\`: expected ${types.join(' or ')}, got ${type}`);
+    }
+    if (typeof arg === 'number' && ((min != null && arg < min) || (max !== undefined && arg > max))) {
+      throw invalidArguments(method, `parameter \`${key}\`: ${arg} is out of range ${min ?? ''}..=${max ?? ''}`);
+    }
+  }
+  return args;
 }
 
 /** Runs a handler; a thrown ApplicationError becomes the RpcError LiveKit sends. */
@@ -313,13 +344,13 @@ export const Robot = {
   serve(registrar: RpcRegistrar, handlers: RobotHandlers): () => void {
     const registered: string[] = [];
     try {
-      registrar.registerRpcMethod("robot.move_arm", (data) => answer(async () => encodeResult(await handlers.moveArm(decodeArgs("robot.move_arm", data.payload) as MoveArmArgs, data))));
+      registrar.registerRpcMethod("robot.move_arm", (data) => answer(async () => encodeResult(await handlers.moveArm(decodeArgs("robot.move_arm", data.payload, [["joint",true,["integer"],0,255],["angle",true,["number"]]]) as MoveArmArgs, data))));
       registered.push("robot.move_arm");
-      registrar.registerRpcMethod("robot.snapshot", (data) => answer(async () => encodeResult(await handlers.snapshot(decodeArgs("robot.snapshot", data.payload) as SnapshotArgs, data))));
+      registrar.registerRpcMethod("robot.snapshot", (data) => answer(async () => encodeResult(await handlers.snapshot(decodeArgs("robot.snapshot", data.payload, [["size",true,["integer"],0]]) as SnapshotArgs, data))));
       registered.push("robot.snapshot");
-      registrar.registerRpcMethod("robot.whoami", (data) => answer(async () => encodeResult(await handlers.whoami(decodeArgs("robot.whoami", data.payload) as WhoamiArgs, data))));
+      registrar.registerRpcMethod("robot.whoami", (data) => answer(async () => encodeResult(await handlers.whoami(decodeArgs("robot.whoami", data.payload, []) as WhoamiArgs, data))));
       registered.push("robot.whoami");
-      registrar.registerRpcMethod("robot.calibrate", (data) => answer(async () => { await handlers.calibrate(decodeArgs("robot.calibrate", data.payload) as CalibrateArgs, data); return ''; }));
+      registrar.registerRpcMethod("robot.calibrate", (data) => answer(async () => { await handlers.calibrate(decodeArgs("robot.calibrate", data.payload, [["millis",true,["integer"],0]]) as CalibrateArgs, data); return ''; }));
       registered.push("robot.calibrate");
     } catch (error) {
       for (const method of registered) registrar.unregisterRpcMethod(method);

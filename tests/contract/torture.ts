@@ -161,7 +161,20 @@ function invalidArguments(method: string, why: string): RpcError {
   return new RpcError(APPLICATION_ERROR, 'Application error in method handler', `invalid arguments for "${method}": ${why}`);
 }
 
-function decodeArgs(method: string, payload: string): unknown {
+/**
+ * What a handler checks of one parameter before it runs, as the Rust side does: its key,
+ * whether it must be there, the JSON types it may have (`null`: any) and an integer's range.
+ */
+type ParamCheck = [key: string, required: boolean, types: string[] | null, min?: number | null, max?: number];
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function decodeArgs(method: string, payload: string, checks: ParamCheck[]): unknown {
   const text = payload.trim() === '' ? '{}' : payload;
   let value: unknown;
   try {
@@ -170,9 +183,27 @@ function decodeArgs(method: string, payload: string): unknown {
     throw invalidArguments(method, 'not JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidArguments(method, 'expected a JSON object');
+    const keys = checks.map(([key]) => JSON.stringify(key)).join(', ');
+    const expected = keys === '' ? 'an empty payload or {}' : `a JSON object with keys ${keys}`;
+    throw invalidArguments(method, `expected ${expected}, got ${jsonType(value)}`);
   }
-  return value;
+  const args = value as Record<string, unknown>;
+  for (const [key, required, types, min, max] of checks) {
+    const arg = args[key];
+    if (arg === undefined) {
+      if (required) throw invalidArguments(method, `parameter \`${key}\`: missing`);
+      continue;
+    }
+    if (types === null) continue;
+    const type = jsonType(arg);
+    if (!types.includes(type) && !(type === 'integer' && types.includes('number'))) {
+      throw invalidArguments(method, `parameter \`${key}\`: expected ${types.join(' or ')}, got ${type}`);
+    }
+    if (typeof arg === 'number' && ((min != null && arg < min) || (max !== undefined && arg > max))) {
+      throw invalidArguments(method, `parameter \`${key}\`: ${arg} is out of range ${min ?? ''}..=${max ?? ''}`);
+    }
+  }
+  return args;
 }
 
 /** Runs a handler; a thrown ApplicationError becomes the RpcError LiveKit sends. */
@@ -487,19 +518,19 @@ export const Torture = {
   serve(registrar: RpcRegistrar, handlers: TortureHandlers): () => void {
     const registered: string[] = [];
     try {
-      registrar.registerRpcMethod("torture.configure", (data) => answer(async () => encodeResult(await handlers.configure(decodeArgs("torture.configure", data.payload) as ConfigureArgs, data))));
+      registrar.registerRpcMethod("torture.configure", (data) => answer(async () => encodeResult(await handlers.configure(decodeArgs("torture.configure", data.payload, [["settings",true,null],["dryRun",true,["boolean"]]]) as ConfigureArgs, data))));
       registered.push("torture.configure");
-      registrar.registerRpcMethod("torture.draw", (data) => answer(async () => encodeResult(await handlers.draw(decodeArgs("torture.draw", data.payload) as DrawArgs, data))));
+      registrar.registerRpcMethod("torture.draw", (data) => answer(async () => encodeResult(await handlers.draw(decodeArgs("torture.draw", data.payload, [["shape",true,null],["id",true,null],["cmd",true,null],["plain",true,null]]) as DrawArgs, data))));
       registered.push("torture.draw");
-      registrar.registerRpcMethod("torture.flat", (data) => answer(async () => encodeResult(await handlers.flat(decodeArgs("torture.flat", data.payload) as FlatArgs, data))));
+      registrar.registerRpcMethod("torture.flat", (data) => answer(async () => encodeResult(await handlers.flat(decodeArgs("torture.flat", data.payload, [["item",true,null],["skippy",true,null]]) as FlatArgs, data))));
       registered.push("torture.flat");
-      registrar.registerRpcMethod("torture.optional", (data) => answer(async () => encodeResult(await handlers.optional(decodeArgs("torture.optional", data.payload) as OptionalArgs, data))));
+      registrar.registerRpcMethod("torture.optional", (data) => answer(async () => encodeResult(await handlers.optional(decodeArgs("torture.optional", data.payload, [["a",false,["integer","null"],0],["b",false,["integer"],0,65535],["c",false,["array","null"]]]) as OptionalArgs, data))));
       registered.push("torture.optional");
-      registrar.registerRpcMethod("torture.big", (data) => answer(async () => encodeResult(await handlers.big(decodeArgs("torture.big", data.payload) as BigArgs, data))));
+      registrar.registerRpcMethod("torture.big", (data) => answer(async () => encodeResult(await handlers.big(decodeArgs("torture.big", data.payload, [["n",true,["integer"],0],["data",true,["array"]]]) as BigArgs, data))));
       registered.push("torture.big");
-      registrar.registerRpcMethod("torture.unit", (data) => answer(async () => { await handlers.unit(decodeArgs("torture.unit", data.payload) as UnitArgs, data); return ''; }));
+      registrar.registerRpcMethod("torture.unit", (data) => answer(async () => { await handlers.unit(decodeArgs("torture.unit", data.payload, []) as UnitArgs, data); return ''; }));
       registered.push("torture.unit");
-      registrar.registerRpcMethod("torture.fallible", (data) => answer(async () => { await handlers.fallible(decodeArgs("torture.fallible", data.payload) as FallibleArgs, data); return ''; }));
+      registrar.registerRpcMethod("torture.fallible", (data) => answer(async () => { await handlers.fallible(decodeArgs("torture.fallible", data.payload, [["fail",true,["boolean"]]]) as FallibleArgs, data); return ''; }));
       registered.push("torture.fallible");
       registrar.registerRpcMethod("torture.raw", (data) => answer(async () => String(await handlers.raw(data.payload, data))));
       registered.push("torture.raw");

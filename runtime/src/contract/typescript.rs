@@ -169,7 +169,20 @@ function invalidArguments(method: string, why: string): RpcError {
   return new RpcError(APPLICATION_ERROR, 'Application error in method handler', `invalid arguments for "${method}": ${why}`);
 }
 
-function decodeArgs(method: string, payload: string): unknown {
+/**
+ * What a handler checks of one parameter before it runs, as the Rust side does: its key,
+ * whether it must be there, the JSON types it may have (`null`: any) and an integer's range.
+ */
+type ParamCheck = [key: string, required: boolean, types: string[] | null, min?: number | null, max?: number];
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function decodeArgs(method: string, payload: string, checks: ParamCheck[]): unknown {
   const text = payload.trim() === '' ? '{}' : payload;
   let value: unknown;
   try {
@@ -178,9 +191,27 @@ function decodeArgs(method: string, payload: string): unknown {
     throw invalidArguments(method, 'not JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidArguments(method, 'expected a JSON object');
+    const keys = checks.map(([key]) => JSON.stringify(key)).join(', ');
+    const expected = keys === '' ? 'an empty payload or {}' : `a JSON object with keys ${keys}`;
+    throw invalidArguments(method, `expected ${expected}, got ${jsonType(value)}`);
   }
-  return value;
+  const args = value as Record<string, unknown>;
+  for (const [key, required, types, min, max] of checks) {
+    const arg = args[key];
+    if (arg === undefined) {
+      if (required) throw invalidArguments(method, `parameter \`${key}\`: missing`);
+      continue;
+    }
+    if (types === null) continue;
+    const type = jsonType(arg);
+    if (!types.includes(type) && !(type === 'integer' && types.includes('number'))) {
+      throw invalidArguments(method, `parameter \`${key}\`: expected ${types.join(' or ')}, got ${type}`);
+    }
+    if (typeof arg === 'number' && ((min != null && arg < min) || (max !== undefined && arg > max))) {
+      throw invalidArguments(method, `parameter \`${key}\`: ${arg} is out of range ${min ?? ''}..=${max ?? ''}`);
+    }
+  }
+  return args;
 }
 
 /** Runs a handler; a thrown ApplicationError becomes the RpcError LiveKit sends. */
@@ -415,7 +446,8 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
             (true, true) => format!("handlers.{name}(data.payload, data)"),
             (true, false) => format!("handlers.{name}(data)"),
             (false, _) => format!(
-                "handlers.{name}(decodeArgs({wire}, data.payload) as {}, data)",
+                "handlers.{name}(decodeArgs({wire}, data.payload, {}) as {}, data)",
+                param_checks(m),
                 args_type(t)
             ),
         };
@@ -437,6 +469,57 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
         "    return () => {\n      for (const method of registered.splice(0)) registrar.unregisterRpcMethod(method);\n    };\n  },\n};\n",
     );
     out
+}
+
+/// The `ParamCheck` list of a method's handler: per parameter its key, whether it is
+/// required, its JSON types where the schema gives them (a `$ref` or a union is left to
+/// the handler) and an integer's bounds.
+fn param_checks(m: &MethodContract) -> String {
+    let schema = m.args.accepts();
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return "[]".into();
+    };
+    let checks: Vec<Value> = m
+        .params
+        .iter()
+        .filter_map(|p| properties.get(&p.name).map(|s| (p.name.as_str(), s)))
+        .map(|(key, property)| {
+            let types = match property.get("type") {
+                Some(Value::String(t)) => Value::from(vec![t.clone()]),
+                Some(Value::Array(ts)) => Value::Array(ts.clone()),
+                _ => Value::Null,
+            };
+            let mut check = vec![
+                Value::from(key),
+                Value::from(required.contains(&key)),
+                types,
+            ];
+            let integer = property.get("type").is_some_and(|t| {
+                t == "integer"
+                    || t.as_array()
+                        .is_some_and(|ts| ts.iter().any(|t| t == "integer"))
+            });
+            if integer {
+                let bound = |k: &str| property.get(k).filter(|v| v.is_number()).cloned();
+                match (bound("minimum"), bound("maximum")) {
+                    (None, None) => {}
+                    (min, max) => {
+                        check.push(min.unwrap_or(Value::Null));
+                        if let Some(max) = max {
+                            check.push(max);
+                        }
+                    }
+                }
+            }
+            Value::Array(check)
+        })
+        .collect();
+    Value::Array(checks).to_string()
 }
 
 fn jsdoc(text: &str, indent: &str) -> String {
