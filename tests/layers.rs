@@ -6,6 +6,7 @@ use std::path::Path;
 
 /// Bottom to top. `proto`, `error` and `limits` are leaves everything may use.
 const LAYERS: &[&str] = &[
+    "sync",
     "proto",
     "error",
     "limits",

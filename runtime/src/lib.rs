@@ -228,6 +228,7 @@ pub mod rpc;
 #[cfg(feature = "sfu")]
 pub mod sfu;
 pub mod streams;
+mod sync;
 pub mod typed;
 
 pub use error::{CallError, Error, RpcError, RpcErrorCode};

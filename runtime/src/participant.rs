@@ -23,6 +23,7 @@ use crate::streams::{
     ByteStreamReader, ByteStreamWriter, SendBytesOptions, SendFileOptions, SendTextOptions,
     SentStream, StreamError, StreamOptions, TextStreamReader, TextStreamWriter,
 };
+use crate::sync::lock;
 
 type TextHandler = Arc<dyn Fn(TextStreamReader) + Send + Sync>;
 type ByteHandler = Arc<dyn Fn(ByteStreamReader) + Send + Sync>;
@@ -62,10 +63,6 @@ pub(crate) struct Core {
     /// Set once, when we leave for good.
     left: AtomicBool,
     state: watch::Sender<ConnectionState>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Core {

@@ -206,8 +206,7 @@ impl MemoryRoom {
 }
 
 fn lock(state: &Mutex<RoomState>) -> std::sync::MutexGuard<'_, RoomState> {
-    // A panic elsewhere must not take the room down with it.
-    state.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(state)
 }
 
 /// Packets recorded by [`MemoryRoom::record_packets`].
@@ -218,12 +217,12 @@ pub struct PacketRecorder {
 impl PacketRecorder {
     /// Takes everything recorded so far.
     pub fn take(&self) -> Vec<RecordedPacket> {
-        std::mem::take(&mut *self.log.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *crate::sync::lock(&self.log))
     }
 
     /// A copy of everything recorded so far.
     pub fn snapshot(&self) -> Vec<RecordedPacket> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.log).clone()
     }
 }
 

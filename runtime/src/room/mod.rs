@@ -272,7 +272,7 @@ pub struct RemoteRegistry {
 
 impl RemoteRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RemoteParticipant>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Records a participant that joined, or how it is after an update.

@@ -128,7 +128,7 @@ pub(crate) enum Admitted {
 
 impl Admission {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Runs now, queues, or refuses a call of `bytes` payload from `caller`.

@@ -39,7 +39,7 @@ pub(crate) struct PendingCalls {
 
 impl PendingCalls {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.pending)
     }
 
     pub(crate) fn pending_count(&self) -> usize {

@@ -49,7 +49,7 @@ impl Drop for RunningGuard<'_> {
 
 impl Handlers {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Registration>> {
-        self.handlers.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.handlers)
     }
 
     pub(crate) fn register<F, Fut>(

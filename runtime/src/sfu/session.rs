@@ -20,6 +20,7 @@ use crate::proto::{self, participant_info, DataPacket};
 use crate::room::{
     merge_attributes, JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, RoomEvent,
 };
+use crate::sync::lock;
 
 /// How long joining may take, signal and data channels together, before it fails.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -835,8 +836,4 @@ impl RoomEvents {
     async fn closed(&self) {
         self.0.closed().await
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

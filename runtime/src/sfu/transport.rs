@@ -2,13 +2,14 @@
 //! attribute updates and leaving go to its signal connection.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use prost::Message;
 
 use super::session::{SessionCommand, Shared};
 use crate::proto::{data_packet, DataPacket};
 use crate::room::{BoxFuture, Transport, TransportError};
+use crate::sync::lock;
 
 /// The largest message livekit-server reads from a data channel; a larger one makes it
 /// close the channel, so it is refused here instead.
@@ -19,10 +20,6 @@ pub(crate) struct SfuTransport {
     /// Whether the token grants `canUpdateOwnMetadata` (the server refuses updates
     /// otherwise, long after the call returned).
     pub can_update_attributes: bool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Transport for SfuTransport {
