@@ -298,6 +298,15 @@ struct Channels {
 }
 
 impl Channels {
+    /// The queue of the lossy or the reliable channel.
+    fn queue_mut(&mut self, lossy: bool) -> &mut ChannelQueue {
+        if lossy {
+            &mut self.lossy
+        } else {
+            &mut self.reliable
+        }
+    }
+
     /// Whether `id` is one of the two channels LiveKit's data packets use (a server's
     /// subscriber connection also carries `_data_track`, which is not ours to read).
     fn carries_packets(&self, id: ChannelId) -> bool {
@@ -400,12 +409,10 @@ impl Driver {
                 }
             },
             Command::Send { lossy, bytes, done } => {
-                let queue = if lossy {
-                    &mut self.channels.lossy
-                } else {
-                    &mut self.channels.reliable
-                };
-                queue.waiting.push_back((bytes, done));
+                self.channels
+                    .queue_mut(lossy)
+                    .waiting
+                    .push_back((bytes, done));
                 self.flush(lossy)?;
             }
         }
@@ -428,11 +435,7 @@ impl Driver {
     fn flush(&mut self, lossy: bool) -> Result<bool, String> {
         let mut wrote = false;
         loop {
-            let queue = if lossy {
-                &mut self.channels.lossy
-            } else {
-                &mut self.channels.reliable
-            };
+            let queue = self.channels.queue_mut(lossy);
             let (true, Some(id), false) = (queue.open, queue.id, queue.waiting.is_empty()) else {
                 return Ok(wrote);
             };
@@ -442,16 +445,8 @@ impl Driver {
             if channel.buffered_amount() >= BUFFERED_HIGH {
                 return Ok(wrote);
             }
-            let queue = if lossy {
-                &mut self.channels.lossy
-            } else {
-                &mut self.channels.reliable
-            };
-            let Some((bytes, done)) = queue.waiting.pop_front() else {
+            let Some((bytes, done)) = self.channels.queue_mut(lossy).waiting.pop_front() else {
                 return Ok(wrote);
-            };
-            let Some(mut channel) = self.rtc.channel(id) else {
-                return Err("a data channel vanished".into());
             };
             match channel.write(true, &bytes) {
                 Ok(true) => {
@@ -460,12 +455,10 @@ impl Driver {
                 }
                 Ok(false) => {
                     // SCTP's own buffer is full; retry when it drains.
-                    let queue = if lossy {
-                        &mut self.channels.lossy
-                    } else {
-                        &mut self.channels.reliable
-                    };
-                    queue.waiting.push_front((bytes, done));
+                    self.channels
+                        .queue_mut(lossy)
+                        .waiting
+                        .push_front((bytes, done));
                     return Ok(wrote);
                 }
                 Err(e) => {
