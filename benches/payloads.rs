@@ -48,7 +48,7 @@ pub fn base64_of_random(size: usize, noise: &mut Noise) -> String {
 }
 
 /// Random bytes: what no compressor can shrink.
-#[allow(dead_code)] // real_server.rs sends strings only
+#[allow(dead_code)] // shaped_link.rs and real_server.rs; not sdk_peers.rs
 pub fn random_bytes(size: usize, noise: &mut Noise) -> Vec<u8> {
     (0..size).map(|_| (noise.next_u64() >> 56) as u8).collect()
 }

@@ -11,7 +11,7 @@ mod payloads;
 
 use std::time::{Duration, Instant};
 
-use livekit_typed_rpc::streams::SendTextOptions;
+use livekit_typed_rpc::streams::{SendBytesOptions, SendTextOptions};
 use livekit_typed_rpc::{sfu, JoinOptions, Participant, PerformRpcData, RpcInvocationData};
 use livekit_typed_rpc_sfu_tests::LiveKitServer;
 use tokio::sync::mpsc;
@@ -20,12 +20,15 @@ const SMALL_ROUNDS: usize = 400;
 const LARGE_ROUNDS: usize = 15;
 const LARGE: usize = 5_000_000;
 const FLOOR_TOPIC: &str = "bench.floor";
+const BYTES_TOPIC: &str = "bench.bytes";
 
 struct Pair {
     caller: Participant,
     echo: Participant,
     /// What the caller's floor handler received back.
     floor_back: mpsc::UnboundedReceiver<String>,
+    /// What the caller's byte-stream handler received back.
+    bytes_back: mpsc::UnboundedReceiver<Vec<u8>>,
 }
 
 async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
@@ -59,6 +62,30 @@ async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
         });
     })
     .unwrap();
+    // Byte streams likewise: whatever bytes arrive go straight back (random bytes are what
+    // the compression probe must leave alone).
+    let responder = echo.clone();
+    echo.register_byte_stream_handler(BYTES_TOPIC, move |reader| {
+        let responder = responder.clone();
+        tokio::spawn(async move {
+            let sender = reader.sender_identity().to_owned();
+            if let Ok(bytes) = reader.read_all().await {
+                let _ = responder.send_bytes(&bytes, bytes_options(&sender)).await;
+            }
+        });
+    })
+    .unwrap();
+    let (bytes_to, bytes_back) = mpsc::unbounded_channel();
+    caller
+        .register_byte_stream_handler(BYTES_TOPIC, move |reader| {
+            let back = bytes_to.clone();
+            tokio::spawn(async move {
+                if let Ok(bytes) = reader.read_all().await {
+                    let _ = back.send(bytes);
+                }
+            });
+        })
+        .unwrap();
     let (back, floor_back) = mpsc::unbounded_channel();
     caller
         .register_text_stream_handler(FLOOR_TOPIC, move |reader| {
@@ -80,6 +107,17 @@ async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
         caller,
         echo,
         floor_back,
+        bytes_back,
+    }
+}
+
+/// Compression allowed: whether it happens is the participant's (`JoinOptions`) and the
+/// probe's choice.
+fn bytes_options(destination: &str) -> SendBytesOptions {
+    SendBytesOptions {
+        topic: BYTES_TOPIC.into(),
+        destination_identities: vec![destination.to_owned()],
+        ..Default::default()
     }
 }
 
@@ -124,6 +162,20 @@ impl Pair {
     }
 }
 
+impl Pair {
+    async fn bytes_echo(&mut self, payload: &[u8]) -> Duration {
+        let started = Instant::now();
+        self.caller
+            .send_bytes(payload, bytes_options("echo"))
+            .await
+            .expect("bytes send");
+        let back = self.bytes_back.recv().await.expect("bytes echo");
+        let elapsed = started.elapsed();
+        assert!(back == payload, "the bytes came back different");
+        elapsed
+    }
+}
+
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     let index = ((samples.len() - 1) as f64 * p).round() as usize;
@@ -143,6 +195,7 @@ async fn main() {
     let mut by_kind: Vec<(&str, Vec<Duration>)> = vec![
         ("JSON records", Vec::new()),
         ("base64 of random bytes", Vec::new()),
+        ("random bytes (a byte stream, not RPC)", Vec::new()),
     ];
 
     // Small calls, interleaved with the floor so both see the same machine.
@@ -190,6 +243,13 @@ async fn main() {
             samples.push(p.call(&base64).await);
         }
         by_kind[1].1.push(percentile(&mut samples, 0.5));
+        let random = payloads::random_bytes(LARGE, &mut payloads::Noise::new(9));
+        p.bytes_echo(&random).await;
+        let mut samples = Vec::new();
+        for _ in 0..LARGE_ROUNDS {
+            samples.push(p.bytes_echo(&random).await);
+        }
+        by_kind[2].1.push(percentile(&mut samples, 0.5));
         let label = if compression {
             "deflate-raw"
         } else {
