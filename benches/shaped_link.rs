@@ -7,12 +7,12 @@
 //!
 //! `cargo bench --workspace --bench shaped_link`
 
+mod byte_echo;
 mod payloads;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use livekit_typed_rpc::streams::SendBytesOptions;
 use livekit_typed_rpc::{bridge, JoinOptions, MemoryRoom, Participant, PerformRpcData};
 use tokio::sync::mpsc;
 
@@ -20,7 +20,6 @@ const RATE: &str = "100mbit";
 const SIZE: usize = 5_000_000;
 const ROUNDS: usize = 5;
 const INSIDE: &str = "SHAPED_LINK_INSIDE_NAMESPACE";
-const BYTES_TOPIC: &str = "bench.bytes";
 
 fn run(program: &str, args: &[&str]) -> Result<(), String> {
     let status = Command::new(program)
@@ -93,40 +92,11 @@ async fn pair(addr: std::net::SocketAddr, compression: bool) -> Pair {
         .expect("caller joins");
     echo.register_rpc_method("echo", |d| async move { Ok(d.payload) })
         .unwrap();
-    let responder = echo.clone();
-    echo.register_byte_stream_handler(BYTES_TOPIC, move |reader| {
-        let responder = responder.clone();
-        tokio::spawn(async move {
-            let sender = reader.sender_identity().to_owned();
-            if let Ok(bytes) = reader.read_all().await {
-                let _ = responder.send_bytes(&bytes, bytes_to(&sender)).await;
-            }
-        });
-    })
-    .unwrap();
-    let (back, bytes_back) = mpsc::unbounded_channel();
-    caller
-        .register_byte_stream_handler(BYTES_TOPIC, move |reader| {
-            let back = back.clone();
-            tokio::spawn(async move {
-                if let Ok(bytes) = reader.read_all().await {
-                    let _ = back.send(bytes);
-                }
-            });
-        })
-        .unwrap();
+    let bytes_back = byte_echo::serve(&echo, &caller);
     Pair {
         caller,
         bytes_back,
         _echo: echo,
-    }
-}
-
-fn bytes_to(destination: &str) -> SendBytesOptions {
-    SendBytesOptions {
-        topic: BYTES_TOPIC.into(),
-        destination_identities: vec![destination.to_owned()],
-        ..Default::default()
     }
 }
 
@@ -155,7 +125,7 @@ impl Pair {
     async fn bytes_echo(&mut self, payload: &[u8]) -> Duration {
         let started = Instant::now();
         self.caller
-            .send_bytes(payload, bytes_to(&self.echo_identity()))
+            .send_bytes(payload, byte_echo::to(&self.echo_identity()))
             .await
             .expect("send bytes");
         let back = self.bytes_back.recv().await.expect("bytes echoed");

@@ -9,9 +9,12 @@
 #[path = "../../benches/payloads.rs"]
 mod payloads;
 
+#[path = "../../benches/byte_echo.rs"]
+mod byte_echo;
+
 use std::time::{Duration, Instant};
 
-use livekit_typed_rpc::streams::{SendBytesOptions, SendTextOptions};
+use livekit_typed_rpc::streams::SendTextOptions;
 use livekit_typed_rpc::{sfu, JoinOptions, Participant, PerformRpcData, RpcInvocationData};
 use livekit_typed_rpc_sfu_tests::LiveKitServer;
 use tokio::sync::mpsc;
@@ -20,7 +23,6 @@ const SMALL_ROUNDS: usize = 400;
 const LARGE_ROUNDS: usize = 15;
 const LARGE: usize = 5_000_000;
 const FLOOR_TOPIC: &str = "bench.floor";
-const BYTES_TOPIC: &str = "bench.bytes";
 
 struct Pair {
     caller: Participant,
@@ -62,30 +64,7 @@ async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
         });
     })
     .unwrap();
-    // Byte streams likewise: whatever bytes arrive go straight back (random bytes are what
-    // the compression probe must leave alone).
-    let responder = echo.clone();
-    echo.register_byte_stream_handler(BYTES_TOPIC, move |reader| {
-        let responder = responder.clone();
-        tokio::spawn(async move {
-            let sender = reader.sender_identity().to_owned();
-            if let Ok(bytes) = reader.read_all().await {
-                let _ = responder.send_bytes(&bytes, bytes_options(&sender)).await;
-            }
-        });
-    })
-    .unwrap();
-    let (bytes_to, bytes_back) = mpsc::unbounded_channel();
-    caller
-        .register_byte_stream_handler(BYTES_TOPIC, move |reader| {
-            let back = bytes_to.clone();
-            tokio::spawn(async move {
-                if let Ok(bytes) = reader.read_all().await {
-                    let _ = back.send(bytes);
-                }
-            });
-        })
-        .unwrap();
+    let bytes_back = byte_echo::serve(&echo, &caller);
     let (back, floor_back) = mpsc::unbounded_channel();
     caller
         .register_text_stream_handler(FLOOR_TOPIC, move |reader| {
@@ -108,16 +87,6 @@ async fn pair(server: &LiveKitServer, room: &str, compression: bool) -> Pair {
         echo,
         floor_back,
         bytes_back,
-    }
-}
-
-/// Compression allowed: whether it happens is the participant's (`JoinOptions`) and the
-/// probe's choice.
-fn bytes_options(destination: &str) -> SendBytesOptions {
-    SendBytesOptions {
-        topic: BYTES_TOPIC.into(),
-        destination_identities: vec![destination.to_owned()],
-        ..Default::default()
     }
 }
 
@@ -166,7 +135,7 @@ impl Pair {
     async fn bytes_echo(&mut self, payload: &[u8]) -> Duration {
         let started = Instant::now();
         self.caller
-            .send_bytes(payload, bytes_options("echo"))
+            .send_bytes(payload, byte_echo::to("echo"))
             .await
             .expect("bytes send");
         let back = self.bytes_back.recv().await.expect("bytes echo");
