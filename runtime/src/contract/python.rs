@@ -3,7 +3,7 @@
 //! client over a `LocalParticipant`, typed handlers registered on a `Room`, and
 //! `livekit-agents` function tools.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -68,8 +68,8 @@ pub fn python(contract: &ServiceContract) -> Result<String, ContractError> {
     let mut names = Names::new(py_identifier);
     let roots = collect_roots(contract, &mut names);
     let mut module = Module::new(&names, &roots);
-    for (i, named) in names.types.iter().enumerate() {
-        module.declare(i, named.name.clone(), &named.schema, named.root);
+    for named in &names.types {
+        module.declare(named.name.clone(), &named.schema, named.root);
     }
     let types = roots_by_method(&roots);
 
@@ -193,12 +193,9 @@ struct Alias {
 /// object schema written inline (an enum variant, a nested struct), named after where it
 /// appears.
 struct Module<'a> {
-    names: &'a Names,
     roots: &'a [Root],
     classes: Vec<Class>,
     aliases: Vec<Alias>,
-    /// Index of each named type's class, where it is one.
-    class_of_named: HashMap<usize, usize>,
     /// Every class name, known before any is declared: aliases refer to classes by bare
     /// name (classes come first in the module) and to other aliases through a marker
     /// resolved when the aliases are ordered.
@@ -224,11 +221,9 @@ enum Spelling {
 impl<'a> Module<'a> {
     fn new(names: &'a Names, roots: &'a [Root]) -> Self {
         Self {
-            names,
             roots,
             classes: Vec::new(),
             aliases: Vec::new(),
-            class_of_named: HashMap::new(),
             class_names: names
                 .types
                 .iter()
@@ -250,11 +245,10 @@ impl<'a> Module<'a> {
         name
     }
 
-    fn declare(&mut self, index: usize, name: String, schema: &Value, root: usize) {
+    fn declare(&mut self, name: String, schema: &Value, root: usize) {
         let docs = description(schema);
         if is_plain_object(schema) {
-            let class = self.class(name, schema, root);
-            self.class_of_named.insert(index, class);
+            self.class(name, schema, root);
         } else {
             let expr = self.render(schema, root, &name, Spelling::Alias);
             self.aliases.push(Alias { name, docs, expr });
@@ -456,11 +450,9 @@ impl<'a> Module<'a> {
         }
     }
 
-    /// The class a named type became, if it is one.
-    fn class_name(&self, named: &str) -> Option<&str> {
-        let index = self.names.types.iter().position(|t| t.name == named)?;
-        let class = *self.class_of_named.get(&index)?;
-        Some(self.classes[class].name.as_str())
+    /// The class declared under `name` (a named type's or an inline object's), if any.
+    fn class_named(&self, name: &str) -> Option<&Class> {
+        self.classes.iter().find(|c| c.name == name)
     }
 
     fn render_types(&self) -> String {
@@ -683,10 +675,7 @@ fn params(m: &MethodContract, t: &MethodTypes, module: &Module<'_>) -> Vec<Param
             .into_iter()
             .collect();
     }
-    let Some(class) = t.args.as_deref().and_then(|a| module.class_name(a)) else {
-        return Vec::new();
-    };
-    let Some(class) = module.classes.iter().find(|c| c.name == class) else {
+    let Some(class) = t.args.as_deref().and_then(|a| module.class_named(a)) else {
         return Vec::new();
     };
     let position = |key: &str| m.params.iter().position(|p| p.name == key);
@@ -794,7 +783,7 @@ fn service(
                 "payload".to_owned()
             }
         } else {
-            match t.args.as_deref().and_then(|a| module.class_name(a)) {
+            match t.args.as_deref().and_then(|a| module.class_named(a)) {
                 Some(class) if !ps.is_empty() => {
                     let values: Vec<String> = ps
                         .iter()
@@ -806,7 +795,8 @@ fn service(
                         .map(|p| format!("{}, ", py_string(&p.key)))
                         .collect();
                     format!(
-                        "_encode_args({class}, {{{}}}, ({}))",
+                        "_encode_args({}, {{{}}}, ({}))",
+                        class.name,
                         values.join(", "),
                         optional.concat()
                     )
@@ -897,7 +887,7 @@ fn service(
     for (m, t) in contract.methods.iter().zip(types) {
         let ps = params(m, t, module);
         let wire = py_string(&m.wire_name);
-        let args_class = t.args.as_deref().and_then(|a| module.class_name(a));
+        let args_class = t.args.as_deref().and_then(|a| module.class_named(a));
         let mut body = String::new();
         let call_args: Vec<String> = if m.raw {
             ps.iter()
@@ -908,7 +898,8 @@ fn service(
                 Some(class) if !ps.is_empty() => {
                     let _ = writeln!(
                         body,
-                        "                args = _decode_args({wire}, {class}, data.payload)"
+                        "                args = _decode_args({wire}, {}, data.payload)",
+                        class.name
                     );
                     ps.iter().map(|p| format!("{0}=args.{0}", p.name)).collect()
                 }
