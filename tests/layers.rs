@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "room",
     "streams",
     "rpc",
+    "streaming",
     "endpoint",
     "discovery",
     "participant",

@@ -38,8 +38,18 @@ pub struct Method {
     pub output: Output,
     /// `#[rpc(raw)]`: the `String` parameter and/or `String` result pass untouched.
     pub raw: bool,
+    /// A streaming method: its success type (`output.ok`) is `RpcStream<item, error>`.
+    pub stream: Option<StreamTypes>,
+    /// `#[rpc(cancellable)]`: the caller sends a call id and cancels when it gives up.
+    pub cancellable: bool,
     /// The method's `///` docs, as text.
     pub docs: String,
+}
+
+/// The item and error types of a streaming method's `RpcStream<T, E>`.
+pub struct StreamTypes {
+    pub item: Type,
+    pub error: Type,
 }
 
 pub struct Param {

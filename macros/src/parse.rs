@@ -8,7 +8,7 @@ use syn::visit::Visit;
 use syn::{Attribute, FnArg, ItemTrait, Pat, ReturnType, TraitItem, Type};
 
 use crate::attr::{self, Key};
-use crate::model::{doc_text, Method, Output, Param, ParamKind, Service};
+use crate::model::{doc_text, Method, Output, Param, ParamKind, Service, StreamTypes};
 
 const TRAIT_KEYS: &[Key] = &[
     Key {
@@ -30,12 +30,17 @@ const METHOD_KEYS: &[Key] = &[
         name: "raw",
         takes_string: false,
     },
+    Key {
+        name: "cancellable",
+        takes_string: false,
+    },
 ];
 
 /// Inherent items of the generated client and server that methods must not shadow.
 const RESERVED: &[&str] = &[
     "new",
     "with_timeout",
+    "with_stream",
     "destination",
     "endpoint",
     "timeout",
@@ -204,16 +209,33 @@ pub fn service(args: TokenStream, item: ItemTrait) -> syn::Result<Service> {
 fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) -> Option<Method> {
     let sig = &f.sig;
     let before = errors.0.is_some();
-    let (wire_override, raw) = rpc_options(&f.attrs, errors);
+    let RpcOptions {
+        wire_override,
+        raw,
+        cancellable,
+    } = rpc_options(&f.attrs, errors);
     check_shape(f, errors);
     let ident_name = check_name(sig, errors);
     let mut inputs = sig.inputs.iter();
     check_receiver(sig, inputs.next(), errors);
     let params = params(inputs, errors);
     let output = output(&sig.output, errors);
-    if let (Some(span), Some(output)) = (raw, &output) {
+    let stream = output
+        .as_ref()
+        .and_then(|o| o.ok.as_ref())
+        .and_then(stream_parts);
+    if let (Some(span), Some(output), None) = (raw, &output, &stream) {
         check_raw(span, &params, output, errors);
     }
+    if stream.is_some() {
+        if let Some(span) = raw {
+            errors.at(span, "a streaming method (returning `RpcStream`) cannot be #[rpc(raw)]: its items travel as JSON records");
+        }
+        if let Some(span) = cancellable {
+            errors.at(span, "a streaming method is always cancellable: dropping its `CallStream` cancels it; remove `cancellable`");
+        }
+    }
+    check_reserved_keys(&params, errors);
     let wire_name = wire_name(wire_override.as_ref(), namespace, &ident_name, errors);
     if errors.0.is_some() && !before {
         // Other methods are still checked, but this one is not rendered half-valid.
@@ -238,15 +260,24 @@ fn method(f: &syn::TraitItemFn, namespace: Option<&str>, errors: &mut Errors) ->
         params,
         output,
         raw: raw.is_some(),
+        stream,
+        cancellable: cancellable.is_some(),
         docs: doc_text(&f.attrs),
     })
 }
 
-/// The method's `#[rpc(name = "..", raw)]`: a wire-name override and the `raw` flag.
-fn rpc_options(attrs: &[Attribute], errors: &mut Errors) -> (Option<syn::LitStr>, Option<Span>) {
+/// What a method's `#[rpc(...)]` says.
+#[derive(Default)]
+struct RpcOptions {
+    wire_override: Option<syn::LitStr>,
+    raw: Option<Span>,
+    cancellable: Option<Span>,
+}
+
+/// The method's `#[rpc(name = "..", raw, cancellable)]`.
+fn rpc_options(attrs: &[Attribute], errors: &mut Errors) -> RpcOptions {
     let rpc_attrs: Vec<&Attribute> = attrs.iter().filter(|a| is(a, "rpc")).collect();
-    let mut wire_override: Option<syn::LitStr> = None;
-    let mut raw: Option<Span> = None;
+    let mut options = RpcOptions::default();
     for (n, a) in rpc_attrs.iter().enumerate() {
         if n > 0 {
             errors.spanned(a, "duplicate #[rpc(...)] attribute; put all keys in one");
@@ -264,14 +295,59 @@ fn rpc_options(attrs: &[Attribute], errors: &mut Errors) -> (Option<syn::LitStr>
         };
         match attr::parse(tokens, METHOD_KEYS, "#[rpc(...)]") {
             Ok(o) => {
-                wire_override = o.string("name").cloned();
-                raw = o.flag("raw");
+                options.wire_override = o.string("name").cloned();
+                options.raw = o.flag("raw");
+                options.cancellable = o.flag("cancellable");
             }
             Err(e) => errors.push(e),
         }
     }
+    options
+}
 
-    (wire_override, raw)
+/// JSON keys starting with `$` are the `typed_rpc` wire's (`$typed_rpc` carries a call's
+/// id and stream parameters), so no parameter may take one, renamed or not.
+fn check_reserved_keys(params: &[Param], errors: &mut Errors) {
+    for p in params {
+        if let ParamKind::Wire { json_key, .. } = &p.kind {
+            if json_key.starts_with('$') {
+                errors.at(
+                    p.ident.span(),
+                    format!("the JSON key \"{json_key}\" starts with `$`, which is reserved for the typed_rpc envelope; choose another name"),
+                );
+            }
+        }
+    }
+}
+
+/// `RpcStream<T, E>` under any path ending in `RpcStream`, with exactly two type arguments.
+fn stream_parts(ty: &Type) -> Option<StreamTypes> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    if last.ident != "RpcStream" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let types: Vec<&Type> = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    match (types.as_slice(), args.args.len()) {
+        ([item, error], 2) => Some(StreamTypes {
+            item: (*item).clone(),
+            error: (*error).clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// What an RPC method cannot be: not async, const, unsafe, extern, variadic, with a

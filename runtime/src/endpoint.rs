@@ -11,6 +11,7 @@ use crate::error::{Error, RpcError, RpcErrorCode};
 use crate::room::{BoxFuture, RemoteParticipant};
 pub use crate::rpc::RawHandler;
 use crate::rpc::{CallerPolicy, PerformRpcData, RpcInvocationData};
+use crate::streaming::StreamHub;
 
 /// The one seam between generated code and a participant: perform a call, register and
 /// unregister a method. [`Participant`](crate::Participant) implements it; other participant types (the
@@ -66,6 +67,14 @@ pub trait RpcEndpoint: Clone + Send + Sync + 'static {
                 "this participant type cannot set participant attributes".into(),
             ))
         })
+    }
+
+    /// Where streaming calls and cancellations (the `typed_rpc` wire) of this participant
+    /// are kept; `None` when the participant type cannot carry them, so its streaming
+    /// methods refuse callers and its calls cannot be cancelled at the server.
+    #[doc(hidden)]
+    fn stream_hub(&self) -> Option<Arc<StreamHub>> {
+        None
     }
 
     /// The other participants as this endpoint knows them (discovery reads their

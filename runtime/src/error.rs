@@ -250,6 +250,26 @@ impl<E> CallError<E> {
     }
 }
 
+impl<E: serde::de::DeserializeOwned> CallError<E> {
+    /// A failure as it came over the wire: the handler's typed error when its data decodes
+    /// as `E` and its code is not one of LiveKit's transport or protocol codes; an RPC
+    /// error otherwise.
+    pub(crate) fn from_wire(error: RpcError) -> Self {
+        let reserved = (1001..=1999).contains(&error.code)
+            && error.code != RpcErrorCode::ApplicationError as u32;
+        if !reserved && !error.is_overloaded() {
+            if let Some(e) = error
+                .data
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok())
+            {
+                return CallError::Application(e);
+            }
+        }
+        CallError::Rpc(error)
+    }
+}
+
 impl<E> From<RpcError> for CallError<E> {
     fn from(e: RpcError) -> Self {
         Self::Rpc(e)

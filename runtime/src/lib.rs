@@ -227,6 +227,7 @@ pub mod room;
 pub mod rpc;
 #[cfg(feature = "sfu")]
 pub mod sfu;
+pub mod streaming;
 pub mod streams;
 mod sync;
 pub mod typed;

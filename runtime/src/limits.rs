@@ -59,6 +59,9 @@ pub struct RpcLimits {
     /// `None` lets handlers run forever. Default 10 s, which covers every SDK's way of
     /// computing the timeout it sends.
     pub cancel_handlers_after_deadline: Option<std::time::Duration>,
+    /// Most streaming calls (`RpcStream` results) one caller may have open here at once
+    /// (default 16); a further one is refused as overloaded before its handler runs.
+    pub max_streams_per_caller: usize,
 }
 
 impl Default for RpcLimits {
@@ -71,6 +74,7 @@ impl Default for RpcLimits {
             max_queued_calls: 65_536,
             max_queued_bytes: 256 * 1024 * 1024,
             cancel_handlers_after_deadline: Some(std::time::Duration::from_secs(10)),
+            max_streams_per_caller: 16,
         }
     }
 }

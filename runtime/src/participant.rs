@@ -17,6 +17,7 @@ use crate::room::{
     RemoteParticipant, RemoteRegistry, RoomEvent, TransportError,
 };
 use crate::rpc::{self, CallerPolicy, PerformRpcData, RpcEngine, RpcInvocationData};
+use crate::streaming::{wire as typed_wire, StreamHub};
 use crate::streams::incoming::{IncomingStreams, Opened};
 use crate::streams::sender::StreamSender;
 use crate::streams::{
@@ -41,6 +42,10 @@ pub struct Diagnostics {
     pub queued_calls: usize,
     /// Incoming calls refused because a queue was full (load), since joining.
     pub refused_overloaded: u64,
+    /// Streaming calls open here, as caller or as server.
+    pub open_call_streams: usize,
+    /// Running handlers a caller could cancel (those with an `RpcContext`).
+    pub cancellable_handlers: usize,
 }
 
 /// Everything a participant is; shared by its handles and its dispatcher.
@@ -58,6 +63,8 @@ pub(crate) struct Core {
     byte_handlers: Mutex<HashMap<String, ByteHandler>>,
     sender: Arc<StreamSender>,
     rpc: Arc<RpcEngine>,
+    /// Streaming calls and cancellations (the `typed_rpc` wire).
+    hub: Arc<StreamHub>,
     /// Whether calls and streams can flow now (false while reconnecting and after leaving).
     connected: Arc<AtomicBool>,
     /// Set once, when we leave for good.
@@ -79,6 +86,7 @@ impl Core {
             RoomEvent::ParticipantLeft(identity) => {
                 lock(&self.streams).sender_left(&identity);
                 self.rpc.participant_left(&identity);
+                self.hub.participant_left(&identity);
                 self.room_changed();
             }
             RoomEvent::ConnectionLost(reason) => self.connection_lost(reason),
@@ -102,6 +110,7 @@ impl Core {
         let message = format!("the connection to the LiveKit server was lost ({reason})");
         self.rpc.pending.connection_lost(&reason);
         lock(&self.streams).close_all(&message);
+        self.hub.local_link_down(&message, false);
         self.state
             .send_replace(ConnectionState::Reconnecting(reason));
         self.room_changed();
@@ -173,6 +182,8 @@ impl Core {
                     rpc::server::handle_request_stream(&self.rpc, sender, reader);
                 } else if self.rpc.speaks_rpc_v2() && topic == proto::RPC_RESPONSE_TOPIC {
                     self.rpc.pending.handle_response_stream(&sender, reader);
+                } else if topic == typed_wire::STREAM_TOPIC || topic == typed_wire::CONTROL_TOPIC {
+                    self.hub.route(sender, reader);
                 } else if let Some(handler) = lock(&self.text_handlers).get(&topic).cloned() {
                     handler(reader);
                 }
@@ -193,6 +204,8 @@ impl Core {
             self.sender.transport().leave();
             self.rpc.pending.local_left();
             lock(&self.streams).close_all("the local participant left the room");
+            self.hub
+                .local_link_down("the local participant left the room", true);
             self.room_changed();
         }
     }
@@ -257,6 +270,10 @@ impl Participant {
             streams.cap_topic(proto::RPC_REQUEST_TOPIC, cap);
             streams.cap_topic(proto::RPC_RESPONSE_TOPIC, cap);
         }
+        streams.claim_topic(typed_wire::STREAM_TOPIC, true);
+        streams.claim_topic(typed_wire::CONTROL_TOPIC, true);
+        // Control messages carry everything in their header; their body is empty.
+        streams.cap_topic(typed_wire::CONTROL_TOPIC, 1024);
         let connected = Arc::new(AtomicBool::new(true));
         let sender = Arc::new(StreamSender::new(
             transport,
@@ -271,6 +288,11 @@ impl Participant {
             connected.clone(),
             sender.clone(),
         ));
+        let hub = Arc::new(StreamHub::new(
+            sender.clone(),
+            options.rpc_limits.max_streams_per_caller,
+            usize::try_from(options.rpc_limits.max_payload_bytes).unwrap_or(usize::MAX),
+        ));
         let own_attributes = options.attributes.clone();
         let core = Arc::new(Core {
             identity,
@@ -284,6 +306,7 @@ impl Participant {
             byte_handlers: Mutex::default(),
             sender,
             rpc,
+            hub,
             connected,
             left: AtomicBool::new(false),
             state: watch::Sender::new(ConnectionState::Connected),
@@ -594,6 +617,8 @@ impl Participant {
             running_handlers: core.rpc.handlers.running_count(),
             queued_calls: core.rpc.handlers.queued_count(),
             refused_overloaded: core.rpc.handlers.refused_overloaded_count(),
+            open_call_streams: core.hub.open_streams(),
+            cancellable_handlers: core.hub.cancellable_calls(),
         }
     }
 
@@ -646,6 +671,10 @@ impl RpcEndpoint for Participant {
 
     fn remote_participants(&self) -> Vec<RemoteParticipant> {
         self.core().remotes.all()
+    }
+
+    fn stream_hub(&self) -> Option<Arc<StreamHub>> {
+        Some(self.core().hub.clone())
     }
 
     fn room_version(&self) -> u64 {

@@ -1,10 +1,12 @@
 //! Typed and raw calls between Rust participants through a real livekit-server: small and
 //! 5 MB results (compressed and not), typed errors, the caller identity and kind the
-//! server stamps, load, attributes, discovery and fan-out.
+//! server stamps, load, attributes, discovery and fan-out, streaming results and
+//! cancellation.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use livekit_typed_rpc::streaming::{CancelReason, RpcStream, StreamEnd};
 use livekit_typed_rpc::{
     livekit_rpc, sfu, CallError, CallerPolicy, Error, ErrorCode, JoinOptions, Participant,
     ParticipantKind, PerformRpcData, RpcContext, RpcErrorCode, RpcInvocationData, ServeOptions,
@@ -367,4 +369,136 @@ async fn attributes_without_the_metadata_grant_fail_saying_why() {
     );
     assert!(matches!(error, Error::Room(_)), "{error:?}");
     assert!(p.attributes().is_empty(), "nothing changed");
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub n: u64,
+    pub joints: [f32; 6],
+}
+
+fn sample(n: u64) -> Sample {
+    Sample {
+        n,
+        joints: [n as f32, 1.5, 2.5, 3.5, 4.5, 5.5],
+    }
+}
+
+#[livekit_rpc(namespace = "telemetry")]
+pub trait Telemetry {
+    /// `count` samples as fast as the caller's window allows.
+    async fn samples(&self, count: u64) -> Result<RpcStream<Sample, String>, String>;
+    /// A sample every `every_ms`, until cancelled.
+    async fn live(&self, every_ms: u64) -> Result<RpcStream<u64, String>, String>;
+    /// Works for `ms`, unless its caller gives up.
+    #[rpc(cancellable)]
+    async fn long_job(&self, ms: u64, ctx: RpcContext) -> u64;
+}
+
+#[derive(Clone, Default)]
+struct Probe {
+    stopped: std::sync::Arc<std::sync::Mutex<Vec<CancelReason>>>,
+}
+
+impl Telemetry for Probe {
+    async fn samples(&self, count: u64) -> Result<RpcStream<Sample, String>, String> {
+        Ok(RpcStream::from_iter((0..count).map(sample)))
+    }
+
+    async fn live(&self, every_ms: u64) -> Result<RpcStream<u64, String>, String> {
+        let stopped = self.stopped.clone();
+        Ok(RpcStream::spawn(move |sink| async move {
+            let mut n = 0;
+            loop {
+                if sink.send(n).await.is_err() {
+                    let reason = sink.cancelled().await;
+                    stopped.lock().unwrap().push(reason);
+                    return Ok(());
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(every_ms)).await;
+            }
+        }))
+    }
+
+    async fn long_job(&self, ms: u64, ctx: RpcContext) -> u64 {
+        tokio::select! {
+            reason = ctx.cancelled() => {
+                self.stopped.lock().unwrap().push(reason);
+                0
+            }
+            _ = tokio::time::sleep(Duration::from_millis(ms)) => ms,
+        }
+    }
+}
+
+/// Waits until `participant` holds no call, stream, handler or queued call.
+async fn settles(participant: &Participant) {
+    let idle = livekit_typed_rpc::Diagnostics::default();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while participant.diagnostics() != idle {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} still holds {:?}",
+            participant.identity(),
+            participant.diagnostics()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn stops(probe: &Probe, count: usize) -> Vec<CancelReason> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let stopped = probe.stopped.lock().unwrap().clone();
+            if stopped.len() >= count {
+                return stopped;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the server saw the cancel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_ten_thousand_items_and_cancels_through_the_server() {
+    let server = LiveKitServer::shared();
+    let robot = join(&server, "streams", "robot").await;
+    let probe = Probe::default();
+    let _serving = robot.serve(TelemetryServer::new(probe.clone())).unwrap();
+    let operator = join(&server, "streams", "operator").await;
+    assert!(operator.wait_for_participant("robot", WAIT).await.is_some());
+    let telemetry = TelemetryClient::new(operator.clone(), "robot");
+
+    let mut samples = telemetry.samples(10_000).await.unwrap();
+    let mut n = 0;
+    while let Some(item) = samples.next().await {
+        assert_eq!(item.unwrap(), sample(n));
+        n += 1;
+    }
+    assert_eq!(n, 10_000);
+    assert_eq!(samples.end(), Some(&StreamEnd::Completed { count: 10_000 }));
+    drop(samples);
+
+    // Dropping a live stream cancels its producer at the far end.
+    let mut live = telemetry.live(5).await.unwrap();
+    for expected in 0..20 {
+        assert_eq!(live.next().await.unwrap().unwrap(), expected);
+    }
+    drop(live);
+    assert_eq!(stops(&probe, 1).await, [CancelReason::CallerCancelled]);
+
+    // Dropping a cancellable call cancels its handler.
+    let job = telemetry.long_job(30_000);
+    assert!(tokio::time::timeout(Duration::from_millis(500), job)
+        .await
+        .is_err());
+    assert_eq!(
+        stops(&probe, 2).await,
+        [CancelReason::CallerCancelled, CancelReason::CallerCancelled]
+    );
+    assert_eq!(telemetry.long_job(10).await.unwrap(), 10);
+    settles(&robot).await;
+    settles(&operator).await;
 }

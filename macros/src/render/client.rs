@@ -5,7 +5,7 @@ use quote::quote;
 
 use super::call::{finish, params, payload, result_types};
 use super::krate;
-use crate::model::{Method, Service};
+use crate::model::{Method, Service, StreamTypes};
 
 pub fn render(service: &Service) -> TokenStream {
     let krate = krate();
@@ -60,6 +60,12 @@ pub fn render(service: &Service) -> TokenStream {
             /// 15 s); use it for one call or keep it.
             pub fn with_timeout(&self, timeout: ::core::time::Duration) -> Self {
                 Self { __lk: self.__lk.with_timeout(timeout) }
+            }
+
+            /// A copy of this client whose streaming calls use `config` (flow-control
+            /// window, idle timeout, deadline).
+            pub fn with_stream(&self, config: #krate::streaming::StreamConfig) -> Self {
+                Self { __lk: self.__lk.with_stream(config) }
             }
 
             /// The identity this client calls.
@@ -125,8 +131,29 @@ fn method(service: &Service, m: &Method) -> TokenStream {
     let args = params(m);
     let (ok, err) = result_types(m);
     let payload = payload(service, m);
-
-    let finish = finish(m, quote!(self.__lk.call(#wire_name, #payload).await));
+    if let Some(StreamTypes { item, error }) = &m.stream {
+        let refused = match &m.output.err {
+            Some(e) => quote!(#krate::__private::decode_error::<#e>),
+            None => quote!(#krate::CallError::Rpc),
+        };
+        return quote! {
+            #(#carried)*
+            pub async fn #ident(&self, #(#args),*)
+                -> ::core::result::Result<
+                    #krate::streaming::CallStream<#item, #error>,
+                    #krate::CallError<#err>,
+                >
+            {
+                self.__lk.open_stream::<#item, #error>(#wire_name, #payload).await.map_err(#refused)
+            }
+        };
+    }
+    let call = if m.cancellable {
+        quote!(self.__lk.call_cancellable(#wire_name, #payload).await)
+    } else {
+        quote!(self.__lk.call(#wire_name, #payload).await)
+    };
+    let finish = finish(m, call);
     quote! {
         #(#carried)*
         pub async fn #ident(&self, #(#args),*)

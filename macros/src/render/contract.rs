@@ -93,6 +93,7 @@ fn method(service: &Service, m: &Method) -> TokenStream {
     };
     let result = match (&m.output.ok, m.raw) {
         (None, _) => quote!(::core::option::Option::None),
+        (Some(_), _) if m.stream.is_some() => quote!(::core::option::Option::None),
         (Some(_), true) => quote!(::core::option::Option::Some(#krate::__private::raw_result())),
         // The type's own tokens carry its span: a type without `JsonSchema` is reported
         // there, once.
@@ -108,6 +109,17 @@ fn method(service: &Service, m: &Method) -> TokenStream {
             ))
         },
     };
+    let stream = match &m.stream {
+        None => quote!(::core::option::Option::None),
+        Some(crate::model::StreamTypes { item, error }) => quote! {
+            ::core::option::Option::Some(#krate::__private::stream_contract::<#item>(
+                ::core::option::Option::Some(#krate::__private::error_contract::<#error>(
+                    #krate::__lk_error_codes!(#error),
+                )),
+            ))
+        },
+    };
+    let cancellable = m.cancellable;
     let cfgs = &m.cfgs;
     quote! {
         #(#cfgs)*
@@ -115,6 +127,8 @@ fn method(service: &Service, m: &Method) -> TokenStream {
             let mut __lk_method = #base;
             __lk_method.result = #result;
             __lk_method.error = #error;
+            __lk_method.stream = #stream;
+            __lk_method.cancellable = #cancellable;
             __lk_methods.push(__lk_method);
         }
     }

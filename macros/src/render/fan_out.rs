@@ -25,7 +25,13 @@ pub fn render(service: &Service) -> TokenStream {
          (bounded by the response timeout). The servers are looked up at each call, from \
          their manifest attributes."
     );
-    let methods = service.methods.iter().map(|m| method(service, m));
+    // A stream has one consumer; fanning one out would need a merge policy nobody asked
+    // for, so streaming methods are called on one server, through the client.
+    let methods = service
+        .methods
+        .iter()
+        .filter(|m| m.stream.is_none())
+        .map(|m| method(service, m));
     quote! {
         #(#cfgs)*
         #[doc = #doc]

@@ -46,7 +46,7 @@ pub fn render(service: &Service) -> TokenStream {
         let (wire, cfgs, handle) = (&m.wire_name, &m.cfgs, handle_ident(m));
         quote! {
             #(#cfgs)*
-            #wire => ::std::boxed::Box::pin(Self::#handle(__lk_this, __lk_data)),
+            #wire => ::std::boxed::Box::pin(Self::#handle(__lk_this, ::core::option::Option::None, __lk_data)),
         }
     });
     let registrations = service.methods.iter().map(|m| {
@@ -55,9 +55,14 @@ pub fn render(service: &Service) -> TokenStream {
             #(#cfgs)*
             {
                 let __lk_this = ::core::clone::Clone::clone(&self.__lk);
+                let __lk_hub = ::core::clone::Clone::clone(&__lk_streams);
                 let __lk_handler: #krate::__private::RawHandler = ::std::sync::Arc::new(
                     move |__lk_data| ::std::boxed::Box::pin(
-                        Self::#handle(::core::clone::Clone::clone(&__lk_this), __lk_data),
+                        Self::#handle(
+                            ::core::clone::Clone::clone(&__lk_this),
+                            ::core::clone::Clone::clone(&__lk_hub),
+                            __lk_data,
+                        ),
                     ),
                 );
                 __lk_handlers.push((#wire, __lk_handler));
@@ -123,7 +128,10 @@ pub fn render(service: &Service) -> TokenStream {
                 }
             }
 
-            fn handlers(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<(&'static str, #krate::__private::RawHandler)> {
+            fn handlers(
+                self: ::std::sync::Arc<Self>,
+                __lk_streams: ::core::option::Option<::std::sync::Arc<#krate::__private::StreamHub>>,
+            ) -> ::std::vec::Vec<(&'static str, #krate::__private::RawHandler)> {
                 #[allow(unused_mut)]
                 let mut __lk_handlers = ::std::vec::Vec::new();
                 #(#registrations)*
@@ -152,8 +160,25 @@ fn handle_fn(service: &Service, m: &Method) -> TokenStream {
         .params
         .iter()
         .any(|p| matches!(p.kind, ParamKind::Context));
-    let context =
-        has_context.then(|| quote!(let __lk_context = #krate::__private::context(&__lk_data);));
+    // A streaming call is registered (and checked) before its arguments are decoded; a
+    // handler a caller may cancel is registered for as long as it runs.
+    let open_stream = m.stream.as_ref().map(|_| {
+        quote! {
+            let __lk_opening = #krate::__private::open_served(__lk_hub.as_ref(), #wire_name, &__lk_data)?;
+        }
+    });
+    let context = if m.stream.is_some() {
+        has_context.then(|| {
+            quote!(let __lk_context = #krate::__private::stream_context(&__lk_data, &__lk_opening);)
+        })
+    } else if has_context || m.cancellable {
+        Some(quote! {
+            let (__lk_context, __lk_registration) =
+                #krate::__private::registered_context(&__lk_data, __lk_hub.as_ref());
+        })
+    } else {
+        None
+    };
     let decode = if m.raw {
         TokenStream::new()
     } else {
@@ -192,6 +217,9 @@ fn handle_fn(service: &Service, m: &Method) -> TokenStream {
         }
     });
     let encode_ok = |value: TokenStream| match &output.ok {
+        Some(_) if m.stream.is_some() => {
+            quote!(::core::result::Result::Ok(__lk_opening.start(#value, __lk_encode)))
+        }
         None => quote!(#krate::__private::encode_unit(#value)),
         Some(_) if m.raw => quote!(::core::result::Result::Ok(#value)),
         Some(t) => quote_spanned!(t.span()=> #krate::__private::encode_value(#wire_name, &#value)),
@@ -210,6 +238,32 @@ fn handle_fn(service: &Service, m: &Method) -> TokenStream {
             }
         }
     };
+    let encode_item_error = m.stream.as_ref().map(|st| {
+        let error = &st.error;
+        quote! {
+            let __lk_encode: fn(&#error) -> #krate::RpcError =
+                |__lk_e| #krate::__lk_application_error!(*__lk_e);
+        }
+    });
+    // Cancelled: a handler that takes an `RpcContext` decides when to stop (and its late
+    // result is not sent); one that cannot see the cancel is dropped at its next await.
+    let call = quote!(__lk_this.#ident(#(#call_args),*));
+    let run = match (m.cancellable, has_context) {
+        (true, false) => quote! {
+            let ::core::option::Option::Some(__lk_out) =
+                #krate::__private::unless_cancelled(&__lk_context, #call).await
+            else {
+                return ::core::result::Result::Err(#krate::__private::cancelled_late(#wire_name));
+            };
+        },
+        (true, true) => quote! {
+            let __lk_out = #call.await;
+            if __lk_context.is_cancelled() {
+                return ::core::result::Result::Err(#krate::__private::cancelled_late(#wire_name));
+            }
+        },
+        (false, _) => quote!(let __lk_out = #call.await;),
+    };
     let handle = handle_ident(m);
     quote! {
         #(#cfgs)*
@@ -217,11 +271,14 @@ fn handle_fn(service: &Service, m: &Method) -> TokenStream {
         #[allow(deprecated, unused_variables)]
         async fn #handle(
             __lk_this: ::std::sync::Arc<T>,
+            __lk_hub: ::core::option::Option<::std::sync::Arc<#krate::__private::StreamHub>>,
             __lk_data: #krate::__private::RpcInvocationData,
         ) -> ::core::result::Result<::std::string::String, #krate::RpcError> {
+            #open_stream
             #context
             #decode
-            let __lk_out = __lk_this.#ident(#(#call_args),*).await;
+            #run
+            #encode_item_error
             #finish
         }
     }

@@ -73,7 +73,25 @@ pub struct MethodContract {
     pub args: TypeSchema,
     /// The result; `None` for `()`, which travels as the empty payload.
     pub result: Option<TypeSchema>,
-    /// The typed error of a `Result<T, E>` method.
+    /// The typed error of a `Result<T, E>` method (for a streaming method: the error that
+    /// refuses to open the stream).
+    pub error: Option<ErrorContract>,
+    /// A streaming method (its result is `RpcStream<T, E>`): what its stream carries.
+    /// `result` is then `None`; callers open it as the `typed_rpc` wire describes
+    /// (`livekit_typed_rpc::streaming`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamContract>,
+    /// `#[rpc(cancellable)]`: a caller may send a call id and cancel the running handler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancellable: bool,
+}
+
+/// What a streaming method's stream carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamContract {
+    /// One item (`i` of each `{"n":..,"i":..}` record).
+    pub item: TypeSchema,
+    /// The typed error that can end the stream (in the `end` record's `error.data`).
     pub error: Option<ErrorContract>,
 }
 

@@ -5,7 +5,7 @@ use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde_json::{json, Value};
 
-use super::{ErrorContract, MethodContract, ParamContract, TypeSchema};
+use super::{ErrorContract, MethodContract, ParamContract, StreamContract, TypeSchema};
 
 const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -87,6 +87,8 @@ pub fn method_contract<A: JsonSchema>(
         args,
         result: None,
         error: None,
+        stream: None,
+        cancellable: false,
     }
 }
 
@@ -130,6 +132,8 @@ pub fn raw_method_contract(
         },
         result: None,
         error: None,
+        stream: None,
+        cancellable: false,
     }
 }
 
@@ -150,6 +154,14 @@ pub fn error_contract<E: JsonSchema>(codes: Option<Vec<u32>>) -> ErrorContract {
     ErrorContract {
         data: type_schema::<E>(),
         codes,
+    }
+}
+
+/// What a streaming method's stream carries (used by generated code).
+pub fn stream_contract<T: JsonSchema>(error: Option<ErrorContract>) -> StreamContract {
+    StreamContract {
+        item: type_schema::<T>(),
+        error,
     }
 }
 

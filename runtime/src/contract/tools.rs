@@ -28,20 +28,22 @@ pub fn openai_tool_name(wire_name: &str) -> Result<String, ContractError> {
     }
 }
 
-/// One name per method, refusing collisions (`a.b_c` and `a_b.c` are both `a_b_c`).
-fn tool_names(contract: &ServiceContract) -> Result<Vec<String>, ContractError> {
-    let mut names: Vec<String> = Vec::with_capacity(contract.methods.len());
-    for m in &contract.methods {
+/// The methods that are tools, each with its name, refusing collisions (`a.b_c` and
+/// `a_b.c` are both `a_b_c`). Streaming methods are not tools: a tool call returns one
+/// result, and a stream's items would be lost or held until it ends.
+fn tool_names(contract: &ServiceContract) -> Result<Vec<(&MethodContract, String)>, ContractError> {
+    let mut tools: Vec<(&MethodContract, String)> = Vec::with_capacity(contract.methods.len());
+    for m in contract.methods.iter().filter(|m| m.stream.is_none()) {
         let name = openai_tool_name(&m.wire_name)?;
-        if let Some(i) = names.iter().position(|n| *n == name) {
+        if let Some((other, _)) = tools.iter().find(|(_, n)| *n == name) {
             return Err(ContractError::ToolName(format!(
                 "methods {:?} and {:?} would both be the tool {name:?}; rename one with #[rpc(name = \"...\")]",
-                contract.methods[i].wire_name, m.wire_name
+                other.wire_name, m.wire_name
             )));
         }
-        names.push(name);
+        tools.push((m, name));
     }
-    Ok(names)
+    Ok(tools)
 }
 
 fn description(m: &MethodContract) -> String {
@@ -85,11 +87,8 @@ fn input_schema(m: &MethodContract) -> Value {
 
 /// OpenAI function tools (`{"type": "function", "function": {..}}`), one per method.
 pub fn openai_tools(contract: &ServiceContract) -> Result<Value, ContractError> {
-    let names = tool_names(contract)?;
-    let tools: Vec<Value> = contract
-        .methods
-        .iter()
-        .zip(names)
+    let tools: Vec<Value> = tool_names(contract)?
+        .into_iter()
         .map(|(m, name)| {
             json!({
                 "type": "function",
@@ -113,10 +112,14 @@ pub fn openai_tools(contract: &ServiceContract) -> Result<Value, ContractError> 
 /// before sending (`null` means "left out"). Methods using what strict mode lacks (maps,
 /// tuples, `allOf`, open objects) are listed under `omitted`.
 pub fn openai_tools_strict(contract: &ServiceContract) -> Result<Value, ContractError> {
-    let names = tool_names(contract)?;
     let mut tools = Vec::new();
-    let mut omitted = Vec::new();
-    for (m, name) in contract.methods.iter().zip(names) {
+    let mut omitted: Vec<Value> = contract
+        .methods
+        .iter()
+        .filter(|m| m.stream.is_some())
+        .map(|m| json!({ "name": m.wire_name, "reason": "a streaming method: a tool call returns one result" }))
+        .collect();
+    for (m, name) in tool_names(contract)? {
         match strict(&input_schema(m)) {
             Ok(parameters) => tools.push(json!({
                 "type": "function",
@@ -294,11 +297,8 @@ fn strict_list(value: &Value) -> Result<Value, String> {
 /// MCP tools (`{"tools": [..]}`, as `tools/list` returns them), one per method, with an
 /// `outputSchema` where the result is a JSON object.
 pub fn mcp_tools(contract: &ServiceContract) -> Result<Value, ContractError> {
-    let names = tool_names(contract)?;
-    let tools: Vec<Value> = contract
-        .methods
-        .iter()
-        .zip(names)
+    let tools: Vec<Value> = tool_names(contract)?
+        .into_iter()
         .map(|(m, name)| {
             let mut tool = json!({
                 "name": name,

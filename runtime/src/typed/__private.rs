@@ -11,7 +11,7 @@ pub use serde;
 pub use serde_json;
 
 pub use crate::contract::schema::{
-    error_contract, method_contract, raw_method_contract, raw_result, type_schema,
+    error_contract, method_contract, raw_method_contract, raw_result, stream_contract, type_schema,
 };
 pub use crate::contract::ServiceContract;
 pub use crate::discovery::{servers, wait_for_service};
@@ -22,6 +22,13 @@ pub use crate::endpoint::{RawHandler, RpcEndpoint};
 pub use crate::error::{CallError, RpcError, RpcErrorCode};
 pub use crate::room::BoxFuture;
 pub use crate::rpc::{PerformRpcData, RpcInvocationData};
+pub use crate::streaming::{
+    open_served, CallRegistration, CallStream, RpcStream, ServedOpening, StreamConfig, StreamHub,
+};
+
+use crate::streaming::wire::{self as typed_wire, Envelope, WIRE_VERSION};
+use crate::streaming::{CancelSignal, Opening};
+use std::sync::Arc;
 
 use super::ErrorCode;
 use std::time::Duration;
@@ -32,6 +39,7 @@ pub struct ClientCore<P> {
     endpoint: P,
     destination: String,
     timeout: Option<Duration>,
+    stream: StreamConfig,
 }
 
 impl<P: RpcEndpoint> ClientCore<P> {
@@ -40,15 +48,26 @@ impl<P: RpcEndpoint> ClientCore<P> {
             endpoint,
             destination,
             timeout: None,
+            stream: StreamConfig::default(),
         }
     }
 
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         Self {
-            endpoint: self.endpoint.clone(),
-            destination: self.destination.clone(),
             timeout: Some(timeout),
+            ..self.clone()
         }
+    }
+
+    pub fn with_stream(&self, stream: StreamConfig) -> Self {
+        Self {
+            stream,
+            ..self.clone()
+        }
+    }
+
+    pub fn stream_config(&self) -> &StreamConfig {
+        &self.stream
     }
 
     pub fn endpoint(&self) -> &P {
@@ -79,6 +98,91 @@ impl<P: RpcEndpoint> ClientCore<P> {
             data.response_timeout = t;
         }
         self.endpoint.perform_rpc(data).await
+    }
+
+    /// Calls a `#[rpc(cancellable)]` method: the arguments carry a call id, and dropping
+    /// the call before its reply tells the server to cancel the handler. Endpoints that
+    /// cannot send `typed_rpc` control messages make a plain call.
+    pub async fn call_cancellable(
+        &self,
+        method: &str,
+        payload: Result<String, RpcError>,
+    ) -> Result<String, RpcError> {
+        let Some(hub) = self.endpoint.stream_hub() else {
+            return self.call(method, payload).await;
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let envelope = Envelope {
+            v: WIRE_VERSION,
+            id: id.clone(),
+            stream: None,
+        };
+        let payload = typed_wire::with_envelope(&payload?, &envelope)
+            .map_err(|why| local_error(format!("the arguments of {method:?}: {why}")))?;
+        let mut guard = CancelOnDrop {
+            hub,
+            server: self.destination.clone(),
+            id,
+            armed: true,
+        };
+        let reply = self.call(method, Ok(payload)).await;
+        guard.armed = false;
+        reply
+    }
+
+    /// Opens a call of the streaming method `method`: the items come through the returned
+    /// stream; a refused open is the call's error, for the caller to decode.
+    pub async fn open_stream<T, E>(
+        &self,
+        method: &'static str,
+        payload: Result<String, RpcError>,
+    ) -> Result<CallStream<T, E>, RpcError> {
+        let Some(hub) = self.endpoint.stream_hub() else {
+            return Err(local_error(format!(
+                "{method} streams, and this participant type cannot receive typed_rpc streams"
+            )));
+        };
+        let opening = Opening::new(hub, &self.destination, &self.stream);
+        let envelope = Envelope {
+            v: WIRE_VERSION,
+            id: opening.id().to_owned(),
+            stream: Some(opening.params()),
+        };
+        let payload = typed_wire::with_envelope(&payload?, &envelope)
+            .map_err(|why| local_error(format!("the arguments of {method:?}: {why}")))?;
+        match self.call(method, Ok(payload)).await {
+            Ok(reply) if typed_wire::is_accept_reply(&reply, opening.id()) => {
+                Ok(opening.accepted(method))
+            }
+            Ok(_) => Err(typed_wire::stream_error(
+                RpcErrorCode::UnsupportedVersion,
+                "not_streaming",
+                format!(
+                    "{} answered {method} with a plain result, not a stream: it does not serve the streaming version of this method",
+                    self.destination
+                ),
+            )),
+            Err(e) => {
+                opening.refused();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Tells the server to cancel a call whose caller gave up (dropped its future).
+struct CancelOnDrop {
+    hub: Arc<StreamHub>,
+    server: String,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.hub.spawn_cancel(&self.server, &self.id);
+        }
     }
 }
 
@@ -347,18 +451,7 @@ pub fn decode_unit<E>(method: &str, reply: &str) -> Result<(), CallError<E>> {
 /// A failed call: the handler's typed error when its data decodes as `E` and its code
 /// is not one of LiveKit's transport or protocol codes; an RPC error otherwise.
 pub fn decode_error<E: DeserializeOwned>(error: RpcError) -> CallError<E> {
-    let reserved =
-        (1001..=1999).contains(&error.code) && error.code != RpcErrorCode::ApplicationError as u32;
-    if !reserved && !error.is_overloaded() {
-        if let Some(e) = error
-            .data
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-        {
-            return CallError::Application(e);
-        }
-    }
-    CallError::Rpc(error)
+    CallError::from_wire(error)
 }
 
 /// Turns the reply of a method returning `T` into the client's result.
@@ -407,16 +500,43 @@ pub fn finish_raw_fallible<E: DeserializeOwned>(
     reply.map_err(decode_error)
 }
 
-/// The context of the call being served.
+/// The context of the call being served, cancelled only by its deadline.
 pub fn context(data: &RpcInvocationData) -> RpcContext {
-    RpcContext {
-        request_id: data.request_id.clone(),
-        caller_identity: data.caller_identity.clone(),
-        response_timeout: data.response_timeout,
-        received_at: tokio::time::Instant::now(),
-        caller_kind: data.caller_kind,
-        caller_attributes: data.caller_attributes.clone(),
-    }
+    RpcContext::new(data, CancelSignal::default(), true)
+}
+
+/// The context of the call being served, registered so that its caller cancelling (with
+/// the call id it sent) or leaving fires [`RpcContext::cancelled`]. The registration
+/// lasts as long as the handler runs.
+pub fn registered_context(
+    data: &RpcInvocationData,
+    hub: Option<&Arc<StreamHub>>,
+) -> (RpcContext, Option<CallRegistration>) {
+    let Some(hub) = hub else {
+        return (context(data), None);
+    };
+    let id = typed_wire::read_envelope(&data.payload)
+        .ok()
+        .flatten()
+        .map(|e| e.id)
+        .unwrap_or_else(|| data.request_id.clone());
+    let registration = hub.register_call(&data.caller_identity, &id);
+    let context = RpcContext::new(data, registration.signal().clone(), true);
+    (context, Some(registration))
+}
+
+/// The context of a streaming call's handler: cancelled with the stream.
+pub fn stream_context(data: &RpcInvocationData, opening: &ServedOpening) -> RpcContext {
+    RpcContext::new(data, opening.cancel_signal(), false)
+}
+
+/// A late result of a handler whose caller cancelled: small, since nobody reads it.
+pub fn cancelled_late(method: &str) -> RpcError {
+    typed_wire::stream_error(
+        RpcErrorCode::ApplicationError,
+        "cancelled",
+        format!("{method} was cancelled by its caller; its result was discarded"),
+    )
 }
 
 /// Autoref probe: picks [`ErrorCode`] and `Display` when the error type has them.
@@ -503,4 +623,16 @@ macro_rules! __lk_application_error {
             error,
         )
     }};
+}
+
+/// Runs a cancellable handler that cannot see its context: `None` once it is cancelled
+/// (the handler future is dropped then).
+pub async fn unless_cancelled<F: std::future::Future>(
+    context: &RpcContext,
+    handler: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        out = handler => Some(out),
+        _ = context.cancelled() => None,
+    }
 }

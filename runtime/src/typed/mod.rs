@@ -13,6 +13,7 @@ use crate::error::{Error, RpcError};
 use crate::participant::Participant;
 use crate::room::{BoxFuture, ParticipantKind};
 use crate::rpc::{CallerPolicy, RpcInvocationData};
+use crate::streaming::{CancelReason, CancelSignal, StreamHub};
 
 #[doc(hidden)]
 pub mod __private;
@@ -48,11 +49,14 @@ pub trait Service: Send + Sync + 'static {
 
     /// One handler per method, each going straight to that method's decode, call and
     /// encode, so a served call is dispatched once (by the engine's method lookup).
-    /// Generated servers implement it; the default goes through [`Service::call`].
-    fn handlers(self: Arc<Self>) -> Vec<(&'static str, RawHandler)>
+    /// `streams` is the serving participant's `typed_rpc` state, for streaming and
+    /// cancellable methods. Generated servers implement it; the default goes through
+    /// [`Service::call`].
+    fn handlers(self: Arc<Self>, streams: Option<Arc<StreamHub>>) -> Vec<(&'static str, RawHandler)>
     where
         Self: Sized,
     {
+        let _ = streams;
         Self::METHODS
             .iter()
             .map(|&method| {
@@ -133,7 +137,7 @@ pub fn serve_with<P: RpcEndpoint, S: Service>(
         (method, handler)
     });
     let handlers = Arc::new(service)
-        .handlers()
+        .handlers(endpoint.stream_hub())
         .into_iter()
         .map(|(method, handler)| (method.to_owned(), handler))
         .chain(describe.clone());
@@ -225,6 +229,27 @@ impl<P: RpcEndpoint> Drop for Serving<P> {
 
 /// What a handler may ask about the call it serves: declare a parameter of this type in
 /// a `#[livekit_rpc]` method; it is filled in by the server and is not on the wire.
+///
+/// [`RpcContext::cancelled`] tells the handler when nobody waits for its result any more.
+///
+/// ```
+/// use livekit_typed_rpc::{livekit_rpc, RpcContext};
+/// #[livekit_rpc(namespace = "arm")]
+/// pub trait Arm {
+///     /// Moves home; stops early when the caller gives up.
+///     #[rpc(cancellable)]
+///     async fn home(&self, ctx: RpcContext) -> Result<(), String>;
+/// }
+/// struct Impl;
+/// impl Arm for Impl {
+///     async fn home(&self, ctx: RpcContext) -> Result<(), String> {
+///         tokio::select! {
+///             reason = ctx.cancelled() => Err(format!("stopped: {reason:?}")),
+///             _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => Ok(()),
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcContext {
     /// The caller's request id.
@@ -239,9 +264,49 @@ pub struct RpcContext {
     pub caller_kind: ParticipantKind,
     /// The caller's participant attributes when the call arrived, as the room says.
     pub caller_attributes: HashMap<String, String>,
+    cancel: CancelSignal,
+    /// Whether passing [`RpcContext::deadline`] cancels (not for streams, which outlive
+    /// their open call).
+    deadline_cancels: bool,
 }
 
 impl RpcContext {
+    pub(crate) fn new(
+        data: &RpcInvocationData,
+        cancel: CancelSignal,
+        deadline_cancels: bool,
+    ) -> Self {
+        Self {
+            request_id: data.request_id.clone(),
+            caller_identity: data.caller_identity.clone(),
+            response_timeout: data.response_timeout,
+            received_at: tokio::time::Instant::now(),
+            caller_kind: data.caller_kind,
+            caller_attributes: data.caller_attributes.clone(),
+            cancel,
+            deadline_cancels,
+        }
+    }
+
+    /// Resolves when nobody waits for this call's result any more, with the reason: the
+    /// caller cancelled it (a `#[rpc(cancellable)]` method, or a stream it dropped), the
+    /// caller left, or the deadline passed. Use it in `tokio::select!` to stop early.
+    pub async fn cancelled(&self) -> CancelReason {
+        if !self.deadline_cancels {
+            return self.cancel.cancelled().await;
+        }
+        tokio::select! {
+            reason = self.cancel.cancelled() => reason,
+            _ = tokio::time::sleep_until(self.deadline()) => CancelReason::DeadlinePassed,
+        }
+    }
+
+    /// Whether [`RpcContext::cancelled`] has resolved.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.reason().is_some()
+            || (self.deadline_cancels && tokio::time::Instant::now() >= self.deadline())
+    }
+
     /// The instant after which the caller will have given up.
     pub fn deadline(&self) -> tokio::time::Instant {
         self.received_at + self.response_timeout
