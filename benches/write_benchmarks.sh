@@ -4,7 +4,8 @@
 # one of `cargo bench --workspace --bench real_server` (a livekit-server of its own, built with Go like
 # the real-server tests) and one of `cargo bench --workspace --bench sdk_peers` (that server with
 # LiveKit's SDKs, installed like the SDK tests, and Chromium). Nothing in BENCHMARKS.md is
-# typed by hand: rerun this script to refresh it. `write_benchmarks.sh links` refreshes only
+# typed by hand: rerun this script to refresh it. `write_benchmarks.sh streams` refreshes
+# the streaming and real-server sections; `write_benchmarks.sh links` refreshes only
 # the three sections measured on links (the shaped link, which needs root for `unshare -n`
 # and `tc`, the real server, and the SDKs through it).
 set -euo pipefail
@@ -31,6 +32,14 @@ sdk_peers_section() {
   cargo bench -p livekit-typed-rpc-sfu-tests --bench sdk_peers 2> /dev/null
 }
 
+streaming_section() {
+  echo "## Streaming results against separate calls (\`cargo bench --workspace --bench streaming\`)"
+  echo
+  echo "One streaming call (\`RpcStream\`, default window of 64 items) against the same items fetched as separate calls, in one process (\`MemoryRoom\`), both in the same run; the same comparison through livekit-server is the last table of the real-server section. Latency is from the moment the server has an item (it stamps it) to the moment the caller has it; a call also pays the request leg, shown in the last row."
+  echo
+  cargo bench --workspace --bench streaming 2> /dev/null
+}
+
 shaped_link_section() {
   echo "## Compression on a link shaped to 100 Mbit/s (\`cargo bench --workspace --bench shaped_link\`)"
   echo
@@ -55,6 +64,15 @@ replace_section() {
 version_of() {
   awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
+
+if [ "${1:-}" = streams ]; then
+  streaming_section > "$work/streaming.md"
+  real_server_section > "$work/real_server.md"
+  replace_section "## Streaming results against separate calls" "$work/streaming.md"
+  replace_section "## Through a real livekit-server" "$work/real_server.md"
+  echo "wrote the streaming and real-server sections of BENCHMARKS.md"
+  exit 0
+fi
 
 if [ "${1:-}" = links ]; then
   shaped_link_section > "$work/shaped_link.md"
@@ -115,6 +133,7 @@ awk -F' [|] ' '
 shaped_link_section > "$work/shaped_link.md"
 real_server_section > "$work/real_server.md"
 sdk_peers_section > "$work/sdk_peers.md"
+streaming_section > "$work/streaming.md"
 
 {
   echo "# Benchmarks"
@@ -154,5 +173,7 @@ sdk_peers_section > "$work/sdk_peers.md"
   cat "$work/real_server.md"
   echo
   cat "$work/sdk_peers.md"
+  echo
+  cat "$work/streaming.md"
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -1,7 +1,8 @@
 //! RPC through a real livekit-server next to the floor the same participants measure in
 //! the same run: a small call against one data packet's round trip (an inline text
 //! stream, a single `DataPacket` each way), and a 5 MB echo (compressed and not) against
-//! the same 5 MB sent there and back as text streams. Prints a markdown table;
+//! the same 5 MB sent there and back as text streams; and a stream of items against the
+//! same items as separate calls. Prints markdown tables;
 //! `benches/write_benchmarks.sh` puts it in BENCHMARKS.md.
 //!
 //! `cargo bench -p livekit-typed-rpc-sfu-tests --bench real_server`
@@ -11,6 +12,9 @@ mod payloads;
 
 #[path = "../../benches/byte_echo.rs"]
 mod byte_echo;
+
+#[path = "../../benches/stream_vs_calls.rs"]
+mod stream_vs_calls;
 
 use std::time::{Duration, Instant};
 
@@ -261,5 +265,34 @@ async fn main() {
             plain.as_secs_f64() / deflate.as_secs_f64(),
             plain_floor.as_secs_f64() / deflate_floor.as_secs_f64(),
         );
+    }
+
+    // A stream of items against the same items as separate calls, through the server.
+    let feed = sfu::connect(
+        server.url(),
+        &server.token("bench-stream", "feed"),
+        JoinOptions::default(),
+    )
+    .await
+    .expect("join the stream bench room");
+    let caller = sfu::connect(
+        server.url(),
+        &server.token("bench-stream", "caller"),
+        JoinOptions::default(),
+    )
+    .await
+    .expect("join the stream bench room");
+    let _serving = stream_vs_calls::serve(&feed);
+    for (p, other) in [(&caller, "feed"), (&feed, "caller")] {
+        p.wait_for_participant(other, Duration::from_secs(10))
+            .await
+            .expect("both participants see each other");
+    }
+    let rows = stream_vs_calls::measure(&caller, "feed", "through livekit-server").await;
+    println!();
+    println!("| measurement | one stream | separate calls | stream / calls |");
+    println!("|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
     }
 }

@@ -13,6 +13,9 @@ pub(super) struct MethodTypes {
     pub(super) args: Option<String>,
     pub(super) result: Option<String>,
     pub(super) error: Option<String>,
+    /// A streaming method's item, and the error that can end its stream.
+    pub(super) item: Option<String>,
+    pub(super) item_error: Option<String>,
 }
 
 /// One schema document (a method's arguments, result or error) and how its `$defs` are
@@ -29,6 +32,8 @@ pub(super) enum Part {
     Args,
     Result,
     Error,
+    Item,
+    ItemError,
 }
 
 /// A type the module declares under a name of its own.
@@ -138,13 +143,21 @@ pub(super) fn collect_roots(contract: &ServiceContract, names: &mut Names) -> Ve
         let method_name = pascal(&m.name);
         // Arguments as the Rust side accepts them; results and errors as it writes them
         // (what a TypeScript handler returns in that shape is accepted too).
-        let parts: [(Part, Option<&Value>); 3] = [
+        let stream = m.stream.as_ref();
+        let parts: [(Part, Option<&Value>); 5] = [
             (Part::Args, Some(m.args.accepts())),
             (
                 Part::Result,
                 m.result.as_ref().map(|r: &TypeSchema| &r.schema),
             ),
             (Part::Error, m.error.as_ref().map(|e| &e.data.schema)),
+            (Part::Item, stream.map(|s| &s.item.schema)),
+            (
+                Part::ItemError,
+                stream
+                    .and_then(|s| s.error.as_ref())
+                    .map(|e| &e.data.schema),
+            ),
         ];
         for (part, schema) in parts {
             let Some(schema) = schema else { continue };
@@ -152,6 +165,8 @@ pub(super) fn collect_roots(contract: &ServiceContract, names: &mut Names) -> Ve
                 Part::Args => "Args",
                 Part::Result => "Result",
                 Part::Error => "Error",
+                Part::Item => "Item",
+                Part::ItemError => "StreamError",
             };
             let index = roots.len();
             let alias = format!("{method_name}{suffix}");
@@ -197,6 +212,8 @@ pub(super) fn roots_by_method(roots: &[Root]) -> Vec<MethodTypes> {
                 args: find(Part::Args),
                 result: find(Part::Result),
                 error: find(Part::Error),
+                item: find(Part::Item),
+                item_error: find(Part::ItemError),
             }
         })
         .collect()
