@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use livekit_typed_rpc::proto::data_packet;
+use livekit_typed_rpc::streaming::RpcStream;
 use livekit_typed_rpc::{livekit_rpc, CallError, ErrorCode, MemoryRoom, RpcContext};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,10 +18,20 @@ pub struct Pose {
     pub angle: f32,
 }
 
+/// One reading of a joint, as `watch_joint` streams them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct JointState {
+    pub joint: u8,
+    pub angle: f32,
+    /// Readings sent before this one.
+    pub seq: u32,
+}
+
 /// Why the arm did not move.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub enum ArmError {
     OutOfReach { joint: u8, max_angle: f32 },
+    NoSuchJoint { joint: u8 },
 }
 
 impl std::fmt::Display for ArmError {
@@ -29,15 +40,19 @@ impl std::fmt::Display for ArmError {
             ArmError::OutOfReach { joint, max_angle } => {
                 write!(f, "joint {joint} cannot go past {max_angle} degrees")
             }
+            ArmError::NoSuchJoint { joint } => write!(f, "the arm has no joint {joint}"),
         }
     }
 }
 
 impl ErrorCode for ArmError {
-    const CODES: &'static [u32] = &[4001];
+    const CODES: &'static [u32] = &[4001, 4004];
 
     fn error_code(&self) -> u32 {
-        4001
+        match self {
+            ArmError::OutOfReach { .. } => 4001,
+            ArmError::NoSuchJoint { .. } => 4004,
+        }
     }
 }
 
@@ -54,8 +69,17 @@ pub trait Robot {
     async fn snapshot(&self, size: u32) -> Vec<u8>;
     /// Who is calling, from the invocation context.
     async fn whoami(&self, ctx: RpcContext) -> String;
-    /// Takes as long as asked.
+    /// Takes as long as asked; stops when its caller gives up.
+    #[rpc(cancellable)]
     async fn calibrate(&self, millis: u64);
+    /// `count` readings of one joint, one every `every_ms`: a stream, which the caller
+    /// can drop at any time. Refused for a joint the arm does not have.
+    async fn watch_joint(
+        &self,
+        joint: u8,
+        every_ms: u32,
+        count: u32,
+    ) -> Result<RpcStream<JointState, ArmError>, ArmError>;
 }
 
 pub struct Arm;
@@ -85,6 +109,28 @@ impl Robot for Arm {
 
     async fn calibrate(&self, millis: u64) {
         tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+
+    async fn watch_joint(
+        &self,
+        joint: u8,
+        every_ms: u32,
+        count: u32,
+    ) -> Result<RpcStream<JointState, ArmError>, ArmError> {
+        if joint > 5 {
+            return Err(ArmError::NoSuchJoint { joint });
+        }
+        Ok(RpcStream::spawn(move |sink| async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every_ms.into()));
+            for seq in 0..count {
+                tick.tick().await;
+                let angle = 40.0 + (seq % 10) as f32 * 0.5;
+                if sink.send(JointState { joint, angle, seq }).await.is_err() {
+                    break; // the caller dropped the stream or left
+                }
+            }
+            Ok(())
+        }))
     }
 }
 
@@ -135,6 +181,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         other => println!("unexpected: {other:?}"),
     }
+
+    // A stream: readings arrive as the robot sends them, under the caller's flow control.
+    let mut readings = robot.watch_joint(2, 10, 1_000).await?;
+    while let Some(reading) = readings.next().await {
+        let reading = reading?;
+        if reading.seq == 4 {
+            println!(
+                "watch_joint(2) -> 5 readings, the last at {} degrees; dropping the stream stops the robot's producer",
+                reading.angle
+            );
+            break;
+        }
+    }
+    drop(readings);
 
     // Megabytes: far beyond RPC v1's 15 KiB, carried by a compressed data stream.
     recorder.take();

@@ -836,3 +836,124 @@ async fn rust_client_calls_a_typescript_service() {
     }
     w.js.leave().await;
 }
+
+// ------------------------------------------------------------------ streams and cancels
+
+/// Waits until `rust` holds no stream, call, handler or queued call.
+async fn rust_settles(rust: &livekit_typed_rpc::Participant, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let idle = livekit_typed_rpc::Diagnostics::default();
+    while rust.diagnostics() != idle {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Rust participant still holds {:?}",
+            rust.diagnostics()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_typescript_consumes_a_rust_stream_and_cancels_it() {
+    let mut w = world().await;
+    let _serving = w
+        .rust
+        .serve(quickstart::RobotServer::new(quickstart::Arm))
+        .unwrap();
+
+    // A whole stream, in order, with its end.
+    let r = w
+        .js
+        .request(json!({"cmd": "robot_watch", "destination": "rust", "joint": 2, "every_ms": 1, "count": 50, "window": 8}))
+        .await;
+    assert_eq!(r["ok"], "watched", "{r}");
+    let seqs: Vec<u64> = serde_json::from_value(r["seqs"].clone()).unwrap();
+    assert_eq!(seqs, (0..50).collect::<Vec<_>>());
+    assert_eq!(r["end"], "completed", "{r}");
+
+    // Leaving the loop early cancels the producer at the Rust side: a stream of 1000
+    // readings 10 ms apart would otherwise hold it for 10 s.
+    let r = w
+        .js
+        .request(json!({"cmd": "robot_watch", "destination": "rust", "joint": 2, "every_ms": 10, "count": 1000, "take": 5}))
+        .await;
+    assert_eq!(r["seqs"], json!([0, 1, 2, 3, 4]), "{r}");
+    assert_eq!(r["end"], "cancelled", "{r}");
+    rust_settles(&w.rust, Duration::from_secs(2)).await;
+
+    // A refused open is the typed error.
+    let r = w
+        .js
+        .request(json!({"cmd": "robot_watch", "destination": "rust", "joint": 9, "every_ms": 1, "count": 1}))
+        .await;
+    assert_eq!(r["opened"], false, "{r}");
+    assert_eq!(r["error"]["code"], 4004, "{r}");
+    assert_eq!(r["appError"], json!({"NoSuchJoint": {"joint": 9}}), "{r}");
+
+    // A cancellable call aborted by its caller is cancelled at the Rust side (the
+    // quickstart's calibrate has no context, so its handler is dropped).
+    let r = w
+        .js
+        .request(json!({"cmd": "robot_calibrate", "destination": "rust", "millis": 10000, "abort_after": 100}))
+        .await;
+    assert_eq!(r["ok"], "failed", "{r}");
+    assert!(r["ms"].as_u64().unwrap() < 2000, "{r}");
+    rust_settles(&w.rust, Duration::from_secs(2)).await;
+
+    // A plain performRpc caller of a streaming method gets 1404 at once, saying why.
+    let started = std::time::Instant::now();
+    let r =
+        w.js.call(
+            "rust",
+            "robot.watch_joint",
+            r#"{"joint":2,"every_ms":10,"count":3}"#,
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(r["error"]["code"], 1404, "{r}");
+    let data: Value = serde_json::from_str(r["error"]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data["typed_rpc"]["kind"], "stream_required", "{r}");
+    rust_settles(&w.rust, Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_consumes_and_cancels_a_stream_served_by_generated_typescript() {
+    let mut w = world().await;
+    let r = w.js.request(json!({"cmd": "robot_serve"})).await;
+    assert_eq!(r["ok"], "serving", "{r}");
+    let robot = quickstart::RobotClient::new(w.rust.clone(), "js");
+
+    let readings = robot
+        .watch_joint(1, 1, 30)
+        .await
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(readings.len(), 30);
+    assert!(readings
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r.seq as usize == i && r.joint == 1));
+
+    match robot.watch_joint(9, 1, 1).await {
+        Err(CallError::Application(quickstart::ArmError::NoSuchJoint { joint: 9 })) => {}
+        other => panic!("expected the typed open error, got {other:?}"),
+    }
+
+    let mut live = robot.watch_joint(2, 10, 1000).await.unwrap();
+    for expected in 0..5 {
+        assert_eq!(live.next().await.unwrap().unwrap().seq, expected);
+    }
+    drop(live);
+    let stopped = w.js.expect_event("watch_stopped").await;
+    assert_eq!(stopped["reason"], "cancel", "{stopped}");
+
+    let call = robot.calibrate(10_000);
+    assert!(tokio::time::timeout(Duration::from_millis(200), call)
+        .await
+        .is_err());
+    let cancelled = w.js.expect_event("calibrate_cancelled").await;
+    assert_eq!(cancelled["reason"], "cancel", "{cancelled}");
+    rust_settles(&w.rust, Duration::from_secs(2)).await;
+}

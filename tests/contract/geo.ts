@@ -326,10 +326,11 @@ export const Geo = {
 
   /** A client calling `destinationIdentity` through `caller` (`room.localParticipant`). */
   client(caller: RpcCaller, destinationIdentity: string, options: CallOptions = {}): GeoClient {
+    const rpc: RpcCaller = caller;
     return {
-      locate: async (args: LocateArgs) => decodeResult<Place>("geo.locate", await callMethod<GeoError>(caller, destinationIdentity, "geo.locate", JSON.stringify(args), options, true)),
-      reset: async (args?: ResetArgs) => decodeUnit("geo.reset", await callMethod<never>(caller, destinationIdentity, "geo.reset", JSON.stringify(args ?? {}), options, false)),
-      measure: async (args: MeasureArgs) => decodeResult<MeasureResult>("geo.measure", await callMethod<never>(caller, destinationIdentity, "geo.measure", JSON.stringify(args), options, false)),
+      locate: async (args: LocateArgs) => decodeResult<Place>("geo.locate", await callMethod<GeoError>(rpc, destinationIdentity, "geo.locate", JSON.stringify(args), options, true)),
+      reset: async (args?: ResetArgs) => decodeUnit("geo.reset", await callMethod<never>(rpc, destinationIdentity, "geo.reset", JSON.stringify(args ?? {}), options, false)),
+      measure: async (args: MeasureArgs) => decodeResult<MeasureResult>("geo.measure", await callMethod<never>(rpc, destinationIdentity, "geo.measure", JSON.stringify(args), options, false)),
     };
   },
 

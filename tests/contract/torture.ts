@@ -498,16 +498,17 @@ export const Torture = {
 
   /** A client calling `destinationIdentity` through `caller` (`room.localParticipant`). */
   client(caller: RpcCaller, destinationIdentity: string, options: CallOptions = {}): TortureClient {
+    const rpc: RpcCaller = caller;
     return {
-      configure: async (args: ConfigureArgs) => decodeResult<SettingsOutput>("torture.configure", await callMethod<never>(caller, destinationIdentity, "torture.configure", JSON.stringify(args), options, false)),
-      draw: async (args: DrawArgs) => decodeResult<DrawResult>("torture.draw", await callMethod<never>(caller, destinationIdentity, "torture.draw", JSON.stringify(args), options, false)),
-      flat: async (args: FlatArgs) => decodeResult<WithFlattenOutput>("torture.flat", await callMethod<never>(caller, destinationIdentity, "torture.flat", JSON.stringify(args), options, false)),
-      optional: async (args: OptionalArgs) => decodeResult<OptionalResult>("torture.optional", await callMethod<never>(caller, destinationIdentity, "torture.optional", JSON.stringify(args), options, false)),
-      big: async (args: BigArgs) => decodeResult<BigResult>("torture.big", await callMethod<never>(caller, destinationIdentity, "torture.big", JSON.stringify(args), options, false)),
-      unit: async (args?: UnitArgs) => decodeUnit("torture.unit", await callMethod<never>(caller, destinationIdentity, "torture.unit", JSON.stringify(args ?? {}), options, false)),
-      fallible: async (args: FallibleArgs) => decodeUnit("torture.fallible", await callMethod<TortureError>(caller, destinationIdentity, "torture.fallible", JSON.stringify(args), options, true)),
-      raw: async (payload: string) => await callMethod<never>(caller, destinationIdentity, "torture.raw", payload, options, false),
-      rawOut: async () => await callMethod<never>(caller, destinationIdentity, "torture.rawOut", '', options, false),
+      configure: async (args: ConfigureArgs) => decodeResult<SettingsOutput>("torture.configure", await callMethod<never>(rpc, destinationIdentity, "torture.configure", JSON.stringify(args), options, false)),
+      draw: async (args: DrawArgs) => decodeResult<DrawResult>("torture.draw", await callMethod<never>(rpc, destinationIdentity, "torture.draw", JSON.stringify(args), options, false)),
+      flat: async (args: FlatArgs) => decodeResult<WithFlattenOutput>("torture.flat", await callMethod<never>(rpc, destinationIdentity, "torture.flat", JSON.stringify(args), options, false)),
+      optional: async (args: OptionalArgs) => decodeResult<OptionalResult>("torture.optional", await callMethod<never>(rpc, destinationIdentity, "torture.optional", JSON.stringify(args), options, false)),
+      big: async (args: BigArgs) => decodeResult<BigResult>("torture.big", await callMethod<never>(rpc, destinationIdentity, "torture.big", JSON.stringify(args), options, false)),
+      unit: async (args?: UnitArgs) => decodeUnit("torture.unit", await callMethod<never>(rpc, destinationIdentity, "torture.unit", JSON.stringify(args ?? {}), options, false)),
+      fallible: async (args: FallibleArgs) => decodeUnit("torture.fallible", await callMethod<TortureError>(rpc, destinationIdentity, "torture.fallible", JSON.stringify(args), options, true)),
+      raw: async (payload: string) => await callMethod<never>(rpc, destinationIdentity, "torture.raw", payload, options, false),
+      rawOut: async () => await callMethod<never>(rpc, destinationIdentity, "torture.rawOut", '', options, false),
     };
   },
 

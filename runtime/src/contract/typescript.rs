@@ -231,6 +231,18 @@ function encodeResult(value: unknown): string {
 }
 "#;
 
+/// The `typed_rpc` wire for modules whose service streams or cancels: the same for every
+/// such service, kept in each module for the same reason as [`SUPPORT`].
+const STREAMING_SUPPORT: &str = include_str!("typescript_streaming.ts");
+
+/// Whether the service has streaming or cancellable methods, which need the room.
+fn needs_room(contract: &ServiceContract) -> bool {
+    contract
+        .methods
+        .iter()
+        .any(|m| m.stream.is_some() || m.cancellable)
+}
+
 /// The TypeScript module for `contract`.
 pub fn typescript(contract: &ServiceContract) -> String {
     let mut names = Names::new(ts_identifier);
@@ -246,6 +258,10 @@ pub fn typescript(contract: &ServiceContract) -> String {
     );
     out.push_str("import { RpcError } from 'livekit-client';\n\n");
     out.push_str(SUPPORT);
+    if needs_room(contract) {
+        out.push('\n');
+        out.push_str(STREAMING_SUPPORT);
+    }
 
     out.push_str("\n// --- Types\n");
     for named in &names.types {
@@ -285,14 +301,30 @@ pub fn typescript(contract: &ServiceContract) -> String {
         if !doc.is_empty() {
             doc.push_str("\n\n");
         }
-        let _ = write!(doc, "Calls `{}`. {errors}", m.wire_name);
+        if m.stream.is_some() {
+            let item_errors = match &t.item_error {
+                Some(e) => format!(" Iterating it throws an `RpcCallError<{e}>` when the stream ends with its typed error."),
+                None => String::new(),
+            };
+            let _ = write!(
+                doc,
+                "Opens the stream `{}`: its items come through the returned `CallStream`; leaving a `for await` loop early cancels it. {errors}{item_errors}",
+                m.wire_name
+            );
+        } else {
+            let _ = write!(doc, "Calls `{}`. {errors}", m.wire_name);
+            if m.cancellable {
+                doc.push_str(" Aborting `options.signal` cancels the handler at the server.");
+            }
+        }
         out.push_str(&jsdoc(&doc, "  "));
         let _ = writeln!(
             out,
-            "  {}({}): Promise<{}>;",
+            "  {}({}{}): Promise<{}>;",
             camel_case(&m.name),
             client_params(m, t),
-            t.result.as_deref().unwrap_or("void")
+            client_options(m, t),
+            client_result(t),
         );
     }
     out.push_str("}\n\n");
@@ -303,11 +335,36 @@ pub fn typescript(contract: &ServiceContract) -> String {
     );
     let _ = writeln!(out, "export interface {service}Handlers {{");
     for (m, t) in contract.methods.iter().zip(&roots_by_method(&roots)) {
-        out.push_str(&jsdoc(&m.docs, "  "));
-        let result = t.result.as_deref().unwrap_or("void");
+        let mut doc = m.docs.clone();
+        if m.stream.is_some() {
+            if !doc.is_empty() {
+                doc.push_str("\n\n");
+            }
+            doc.push_str("Returns the items to stream (an async generator, say); `invocation.signal` aborts when the caller cancels, leaves or the deadline passes. Throw an `ApplicationError` from the handler itself to refuse the call (a generator's body only runs once iterated), or from the iteration to end the stream with a typed error.");
+        } else if m.cancellable {
+            if !doc.is_empty() {
+                doc.push_str("\n\n");
+            }
+            doc.push_str("`invocation.signal` aborts when the caller cancels or leaves; a result after that is not sent.");
+        }
+        out.push_str(&jsdoc(&doc, "  "));
+        let (invocation, result) = match (&m.stream, &t.item) {
+            (Some(_), item) => (
+                "CancellableInvocation",
+                format!("AsyncIterable<{}>", item.as_deref().unwrap_or("unknown")),
+            ),
+            (None, _) if m.cancellable => (
+                "CancellableInvocation",
+                t.result.as_deref().unwrap_or("void").to_owned(),
+            ),
+            (None, _) => (
+                "RpcInvocation",
+                t.result.as_deref().unwrap_or("void").to_owned(),
+            ),
+        };
         let _ = writeln!(
             out,
-            "  {}({}invocation: RpcInvocation): {result} | Promise<{result}>;",
+            "  {}({}invocation: {invocation}): {result} | Promise<{result}>;",
             camel_case(&m.name),
             handler_params(m, t),
         );
@@ -356,6 +413,34 @@ fn client_params(m: &MethodContract, t: &MethodTypes) -> String {
     }
 }
 
+/// The trailing options parameter of a client method.
+fn client_options(m: &MethodContract, t: &MethodTypes) -> String {
+    let kind = if m.stream.is_some() {
+        "StreamOptions"
+    } else if m.cancellable {
+        "CancellableCallOptions"
+    } else {
+        return String::new();
+    };
+    let comma = if client_params(m, t).is_empty() {
+        ""
+    } else {
+        ", "
+    };
+    format!("{comma}callOptions?: {kind}")
+}
+
+/// What a client method resolves to.
+fn client_result(t: &MethodTypes) -> String {
+    match &t.item {
+        Some(item) => format!(
+            "CallStream<{item}, {}>",
+            t.item_error.as_deref().unwrap_or("never")
+        ),
+        None => t.result.as_deref().unwrap_or("void").to_owned(),
+    }
+}
+
 fn handler_params(m: &MethodContract, t: &MethodTypes) -> String {
     match (m.raw, has_wire_params(m)) {
         (true, true) => "payload: string, ".into(),
@@ -398,10 +483,23 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
     out.push_str(
         "  /** A client calling `destinationIdentity` through `caller` (`room.localParticipant`). */\n",
     );
+    let room = needs_room(contract);
+    let target = if room {
+        "caller: RpcCaller | StreamingRoom"
+    } else {
+        "caller: RpcCaller"
+    };
     let _ = writeln!(
         out,
-        "  client(caller: RpcCaller, destinationIdentity: string, options: CallOptions = {{}}): {service}Client {{"
+        "  client({target}, destinationIdentity: string, options: CallOptions = {{}}): {service}Client {{"
     );
+    if room {
+        out.push_str(
+            "    const rpc: RpcCaller = isRoom(caller) ? caller.localParticipant : caller;\n",
+        );
+    } else {
+        out.push_str("    const rpc: RpcCaller = caller;\n");
+    }
     out.push_str("    return {\n");
     for (m, t) in contract.methods.iter().zip(types) {
         let wire = js_string(&m.wire_name);
@@ -413,9 +511,27 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
             (false, true) => "JSON.stringify(args)".to_owned(),
             (false, false) => "JSON.stringify(args ?? {})".to_owned(),
         };
-        let reply = format!(
-            "await callMethod<{error_ty}>(caller, destinationIdentity, {wire}, {payload}, options, {typed})"
-        );
+        if let Some(item) = &t.item {
+            let item_error = t.item_error.as_deref().unwrap_or("never");
+            let typed = typed || t.item_error.is_some();
+            let _ = writeln!(
+                out,
+                "      {}: ({}{}) => openStream<{item}, {item_error}>(caller, destinationIdentity, {wire}, {payload}, {{ ...options, ...callOptions }}, {typed}),",
+                camel_case(&m.name),
+                client_params(m, t),
+                client_options(m, t),
+            );
+            continue;
+        }
+        let reply = if m.cancellable {
+            format!(
+                "await callCancellable<{error_ty}>(caller, destinationIdentity, {wire}, {payload}, {{ ...options, ...callOptions }}, {typed})"
+            )
+        } else {
+            format!(
+                "await callMethod<{error_ty}>(rpc, destinationIdentity, {wire}, {payload}, options, {typed})"
+            )
+        };
         let body = match (&t.result, m.raw) {
             (None, _) => format!("decodeUnit({wire}, {reply})"),
             (Some(_), true) => reply,
@@ -423,9 +539,10 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
         };
         let _ = writeln!(
             out,
-            "      {}: async ({}) => {body},",
+            "      {}: async ({}{}) => {body},",
             camel_case(&m.name),
-            client_params(m, t)
+            client_params(m, t),
+            client_options(m, t),
         );
     }
     out.push_str("    };\n  },\n\n");
@@ -433,20 +550,30 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
     out.push_str(
         "  /**\n   * Registers `handlers` on `registrar` (`room`); returns a function that unregisters them.\n   * Registration is all or nothing: if one method is already registered, none stays.\n   */\n",
     );
+    let registrar = if room {
+        "StreamingRoom"
+    } else {
+        "RpcRegistrar"
+    };
     let _ = writeln!(
         out,
-        "  serve(registrar: RpcRegistrar, handlers: {service}Handlers): () => void {{"
+        "  serve(registrar: {registrar}, handlers: {service}Handlers): () => void {{"
     );
     out.push_str("    const registered: string[] = [];\n");
     out.push_str("    try {\n");
     for (m, t) in contract.methods.iter().zip(types) {
         let wire = js_string(&m.wire_name);
         let name = camel_case(&m.name);
+        let invocation = if m.stream.is_some() || m.cancellable {
+            "invocation"
+        } else {
+            "data"
+        };
         let call = match (m.raw, has_wire_params(m)) {
-            (true, true) => format!("handlers.{name}(data.payload, data)"),
-            (true, false) => format!("handlers.{name}(data)"),
+            (true, true) => format!("handlers.{name}(data.payload, {invocation})"),
+            (true, false) => format!("handlers.{name}({invocation})"),
             (false, _) => format!(
-                "handlers.{name}(decodeArgs({wire}, data.payload, {}) as {}, data)",
+                "handlers.{name}(decodeArgs({wire}, data.payload, {}) as {}, {invocation})",
                 param_checks(m),
                 args_type(t)
             ),
@@ -456,9 +583,18 @@ fn service_object(contract: &ServiceContract, types: &[MethodTypes]) -> String {
             (Some(_), true) => format!("String(await {call})"),
             (Some(_), false) => format!("encodeResult(await {call})"),
         };
+        let run = if m.stream.is_some() {
+            format!("() => serveStream(registrar, {wire}, data, (invocation) => {call})")
+        } else if m.cancellable {
+            format!(
+                "() => serveCancellable(registrar, {wire}, data, async (invocation) => {encode})"
+            )
+        } else {
+            format!("async () => {encode}")
+        };
         let _ = writeln!(
             out,
-            "      registrar.registerRpcMethod({wire}, (data) => answer(async () => {encode}));"
+            "      registrar.registerRpcMethod({wire}, (data) => answer({run}));"
         );
         let _ = writeln!(out, "      registered.push({wire});");
     }

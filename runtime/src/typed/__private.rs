@@ -101,7 +101,7 @@ impl<P: RpcEndpoint> ClientCore<P> {
     }
 
     /// Calls a `#[rpc(cancellable)]` method: the arguments carry a call id, and dropping
-    /// the call before its reply tells the server to cancel the handler. Endpoints that
+    /// the call before its reply, or timing out, tells the server to cancel the handler. Endpoints that
     /// cannot send `typed_rpc` control messages make a plain call.
     pub async fn call_cancellable(
         &self,
@@ -126,7 +126,9 @@ impl<P: RpcEndpoint> ClientCore<P> {
             armed: true,
         };
         let reply = self.call(method, Ok(payload)).await;
-        guard.armed = false;
+        // Timing out gives up on the call as much as dropping it does.
+        guard.armed = matches!(&reply, Err(e) if e.code == RpcErrorCode::ResponseTimeout as u32
+            || e.code == RpcErrorCode::ConnectionTimeout as u32);
         reply
     }
 

@@ -3,7 +3,7 @@
 // must be an error, which proves the generated types are precise, not `any`.
 import type { Room } from 'livekit-client';
 import { ApplicationError, Geo, RpcCallError, type GeoError, type Place } from '../../contract/geo';
-import { Robot, type Pose } from '../../contract/robot';
+import { Robot, type ArmError, type CallStream, type JointState, type Pose, type StreamEnd } from '../../contract/robot';
 import { Torture, type Shape } from '../../contract/torture';
 
 export async function callGeo(room: Room): Promise<number> {
@@ -93,4 +93,58 @@ export async function callOthers(room: Room): Promise<void> {
   // @ts-expect-error a raw method takes a string
   await torture.raw({ payload: 'x' });
   void [pose, snapshot, whoami, echoed, pair, shapes, maybe];
+}
+
+// Streaming and cancellation: the client is made with the Room, which carries the
+// typed_rpc streams; handlers return async iterables and see an AbortSignal.
+export async function streamRobot(room: Room): Promise<number> {
+  const robot = Robot.client(room, 'robot', { responseTimeout: 5000 });
+  const readings: CallStream<JointState, ArmError> = await robot.watchJoint(
+    { joint: 2, every_ms: 10, count: 5 },
+    { windowItems: 8, idleTimeoutMs: 10000 },
+  );
+  let sum = 0;
+  for await (const reading of readings) {
+    const angle: number = reading.angle;
+    sum += angle;
+    if (reading.seq === 3) break; // cancels the stream at the robot
+  }
+  const ended: StreamEnd | undefined = readings.end;
+  const abort = new AbortController();
+  const calibrating = robot.calibrate({ millis: 1000 }, { signal: abort.signal });
+  abort.abort();
+  await calibrating.catch(() => undefined);
+  for await (const reading of await robot.watchJoint({ joint: 1, every_ms: 1, count: 1 })) {
+    // @ts-expect-error items are JointState, not strings
+    const text: string = reading;
+    void text;
+  }
+  // @ts-expect-error a streaming method takes its arguments
+  await robot.watchJoint();
+  // @ts-expect-error stream options are numbers
+  await robot.watchJoint({ joint: 1, every_ms: 1, count: 1 }, { windowItems: 'many' });
+  void ended;
+  return sum;
+}
+
+export function serveRobot(room: Room): () => void {
+  return Robot.serve(room, {
+    moveArm: ({ joint, angle }) => ({ joint, angle }),
+    snapshot: ({ size }) => new Array<number>(size).fill(7),
+    whoami: (_args, invocation) => invocation.callerIdentity,
+    calibrate: async ({ millis }, invocation) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, millis);
+        invocation.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    watchJoint: async function* ({ joint, count }, invocation) {
+      for (let seq = 0; seq < count && !invocation.signal.aborted; seq++) {
+        yield { joint, angle: 40 + seq, seq };
+      }
+    },
+  });
 }

@@ -29,6 +29,8 @@ import {
 import { EventEmitter } from 'events';
 // The generated TypeScript for the contract tests' `Geo` service, as committed.
 import { ApplicationError, Geo, RpcCallError } from '../../contract/geo';
+// And the quickstart's `Robot`, whose streaming and cancellable methods need the room.
+import { ApplicationError as RobotError, Robot, type ArmError, type StreamingRoom } from '../../contract/robot';
 
 const FRAME_JOIN = 0x01;
 const FRAME_PARTICIPANT = 0x02;
@@ -136,6 +138,7 @@ function handleParticipant(info: ParticipantInfo) {
     remotes.delete(info.identity);
     incoming.validateParticipantHasNoActiveDataStreams(info.identity);
     rpcClient.handleParticipantDisconnected(info.identity);
+    roomEvents.emit('participantDisconnected', { identity: info.identity });
     emit({ event: 'left', identity: info.identity });
   } else if (!remotes.has(info.identity)) {
     remotes.set(info.identity, { clientProtocol: info.clientProtocol, capabilities: [...info.capabilities] });
@@ -215,6 +218,85 @@ const registrar = {
   registerRpcMethod: (method: string, handler: (data: any) => Promise<string>) => rpcServer.registerRpcMethod(method, handler),
   unregisterRpcMethod: (method: string) => rpcServer.unregisterRpcMethod(method),
 };
+// What `room` offers a module that streams: Room delegates text streams to the same
+// managers (registerTextStreamHandler, LocalParticipant.sendText/streamText) and emits
+// participantDisconnected.
+const roomEvents = new EventEmitter();
+const room: StreamingRoom = {
+  ...registrar,
+  localParticipant: {
+    ...caller,
+    sendText: (text, options) => outgoing.sendText(text, options),
+    streamText: (options) => outgoing.streamText(options),
+  },
+  registerTextStreamHandler: (topic, handler) => incoming.registerTextStreamHandler(topic, handler),
+  on: (event: string, listener: (p: { identity: string }) => void) => roomEvents.on(event, listener),
+} as StreamingRoom;
+let stopRobot: (() => void) | undefined;
+
+function callError(e: any) {
+  return {
+    error: { code: e.code ?? 0, message: e.message, data: e.data ?? null },
+    appError: e.appError ?? null,
+    isRpcCallError: e instanceof RpcCallError || e?.name === 'RpcCallError',
+  };
+}
+
+async function robotWatch(cmd: any): Promise<unknown> {
+  const robot = Robot.client(room, cmd.destination);
+  const seqs: number[] = [];
+  let stream;
+  try {
+    stream = await robot.watchJoint({ joint: cmd.joint, every_ms: cmd.every_ms, count: cmd.count }, { windowItems: cmd.window ?? 64 });
+  } catch (e: any) {
+    return { opened: false, ...callError(e) };
+  }
+  try {
+    for await (const reading of stream) {
+      seqs.push(reading.seq);
+      if (cmd.take !== undefined && seqs.length >= cmd.take) break;
+    }
+  } catch (e: any) {
+    return { opened: true, seqs, end: stream.end ?? null, ...callError(e) };
+  }
+  return { opened: true, seqs, end: stream.end ?? null };
+}
+
+function serveRobot() {
+  stopRobot = Robot.serve(room, {
+    moveArm: ({ joint, angle }) => {
+      if (angle > 90) throw new RobotError<ArmError>({ OutOfReach: { joint, max_angle: 90 } }, { code: 4001 });
+      return { joint, angle };
+    },
+    snapshot: ({ size }) => new Array<number>(size).fill(7),
+    whoami: (_args, invocation) => invocation.callerIdentity,
+    calibrate: async ({ millis }, invocation) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, millis);
+        invocation.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          emit({ event: 'calibrate_cancelled', reason: String(invocation.signal.reason) });
+          resolve();
+        });
+      });
+    },
+    // Checked before the generator is returned, so a bad joint refuses the call itself;
+    // a throw inside the generator would end an accepted stream with the typed error.
+    watchJoint: ({ joint, every_ms, count }, invocation) => {
+      if (joint > 5) throw new RobotError<ArmError>({ NoSuchJoint: { joint } }, { code: 4004 });
+      invocation.signal.addEventListener('abort', () =>
+        emit({ event: 'watch_stopped', reason: String(invocation.signal.reason) }),
+      );
+      return (async function* () {
+        for (let seq = 0; seq < count; seq++) {
+          if (seq > 0) await new Promise((r) => setTimeout(r, every_ms));
+          yield { joint, angle: 40 + (seq % 10) * 0.5, seq };
+        }
+      })();
+    },
+  });
+}
+
 let stopGeo: (() => void) | undefined;
 let geoResets = 0;
 
@@ -302,6 +384,25 @@ rl.on('line', async (line) => {
           method: e.method ?? null,
         });
       }
+    } else if (cmd.cmd === 'robot_watch') {
+      emit({ id: cmd.id, ok: 'watched', ...(await robotWatch(cmd) as object) });
+    } else if (cmd.cmd === 'robot_calibrate') {
+      const abort = new AbortController();
+      const started = Date.now();
+      const call = Robot.client(room, cmd.destination).calibrate({ millis: cmd.millis }, { signal: abort.signal });
+      if (cmd.abort_after !== undefined) setTimeout(() => abort.abort(), cmd.abort_after);
+      try {
+        await call;
+        emit({ id: cmd.id, ok: 'calibrated', ms: Date.now() - started });
+      } catch (e: any) {
+        emit({ id: cmd.id, ok: 'failed', ms: Date.now() - started, ...callError(e) });
+      }
+    } else if (cmd.cmd === 'robot_serve') {
+      serveRobot();
+      emit({ id: cmd.id, ok: 'serving' });
+    } else if (cmd.cmd === 'robot_stop') {
+      stopRobot?.();
+      emit({ id: cmd.id, ok: 'stopped' });
     } else if (cmd.cmd === 'geo_serve') {
       serveGeo();
       emit({ id: cmd.id, ok: 'serving' });
