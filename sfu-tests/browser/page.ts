@@ -18,6 +18,12 @@ type Command = {
   calls?: number;
   echo_bytes?: number;
   echo_rounds?: number;
+  joint?: number;
+  every_ms?: number;
+  count?: number;
+  take?: number;
+  millis?: number;
+  after_ms?: number;
 };
 
 type Answer =
@@ -26,6 +32,8 @@ type Answer =
 
 const room = new Room();
 let stopServing: (() => void) | undefined;
+// Why streams and cancellable calls stopped early, as the handlers saw it.
+const stops: string[] = [];
 
 const arm: RobotHandlers = {
   moveArm({ joint, angle }): Pose {
@@ -41,10 +49,57 @@ const arm: RobotHandlers = {
   whoami(_args, invocation) {
     return `browser sees ${invocation.callerIdentity}`;
   },
-  async calibrate({ millis }) {
-    await new Promise((r) => setTimeout(r, millis));
+  async calibrate({ millis }, invocation) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, millis);
+      invocation.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        stops.push(`calibrate:${String(invocation.signal.reason)}`);
+        resolve();
+      });
+    });
+  },
+  // Checked before the generator is returned, so a bad joint refuses the call itself.
+  watchJoint({ joint, every_ms, count }, invocation) {
+    if (joint > 5) {
+      const reason: ArmError = { NoSuchJoint: { joint } };
+      throw new ApplicationError(reason, { code: 4004 });
+    }
+    invocation.signal.addEventListener('abort', () => stops.push(`watch:${String(invocation.signal.reason)}`));
+    return (async function* () {
+      for (let seq = 0; seq < count; seq++) {
+        if (seq > 0) await new Promise((r) => setTimeout(r, every_ms));
+        yield { joint, angle: 40 + (seq % 10) * 0.5, seq };
+      }
+    })();
   },
 };
+
+async function watch(c: Command): Promise<unknown> {
+  const robot = Robot.client(room, need(c.dest, 'dest'), { responseTimeout: 30_000 });
+  const stream = await robot.watchJoint(
+    { joint: need(c.joint, 'joint'), every_ms: need(c.every_ms, 'every_ms'), count: need(c.count, 'count') },
+    { windowItems: 8 },
+  );
+  const seqs: number[] = [];
+  for await (const reading of stream) {
+    seqs.push(reading.seq);
+    if (c.take !== undefined && seqs.length >= c.take) break;
+  }
+  return { seqs, end: stream.end ?? null };
+}
+
+async function calibrateCancel(c: Command): Promise<unknown> {
+  const abort = new AbortController();
+  const started = Date.now();
+  setTimeout(() => abort.abort(), need(c.after_ms, 'after_ms'));
+  try {
+    await Robot.client(room, need(c.dest, 'dest')).calibrate({ millis: need(c.millis, 'millis') }, { signal: abort.signal });
+    return { cancelled: false };
+  } catch {
+    return { cancelled: true, ms: Date.now() - started };
+  }
+}
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`the command has no ${what}`);
@@ -142,6 +197,12 @@ async function run(c: Command): Promise<unknown> {
         payload: need(c.payload, 'payload'),
         responseTimeout: (c.timeout ?? 15) * 1000,
       });
+    case 'watch':
+      return await watch(c);
+    case 'calibrate_cancel':
+      return await calibrateCancel(c);
+    case 'stops':
+      return stops;
     case 'bench':
       return await bench(need(c.dest, 'dest'), need(c.calls, 'calls'), need(c.echo_bytes, 'echo_bytes'), c.echo_rounds ?? 1);
     case 'leave':

@@ -7,7 +7,7 @@ Every line ending in `# type: ignore[code]` must fail to type-check: `--strict` 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 from livekit import rtc
 
@@ -17,9 +17,13 @@ from robot_rpc import (
     ArmError,
     ArmErrorOutOfReach,
     ArmErrorOutOfReachFields,
+    CallStream,
+    CancellableInvocation,
+    JointState,
     Pose,
     Robot,
     RpcCallError,
+    StreamOptions,
 )
 
 
@@ -47,6 +51,29 @@ async def calls(room: rtc.Room) -> None:
     Geo.client(room, "geo")  # type: ignore[arg-type]
 
 
+async def streams(room: rtc.Room) -> float:
+    robot = Robot.client(room, "robot-1")
+    readings: CallStream[JointState] = await robot.watch_joint(
+        joint=2, every_ms=10, count=5, stream_options=StreamOptions(window_items=8, idle_timeout=10.0)
+    )
+    total = 0.0
+    async with readings:
+        async for reading in readings:
+            total += reading.angle
+    end: str | None = readings.end
+    # A cancellable call is cancelled with its coroutine.
+    try:
+        await asyncio.wait_for(robot.calibrate(millis=10_000), 0.1)
+    except asyncio.TimeoutError:
+        pass
+    async for wrong in await robot.watch_joint(joint=1, every_ms=1, count=1):
+        text: str = wrong  # type: ignore[assignment]
+        print(text)
+    await robot.watch_joint(joint=1, every_ms=1, count=1, stream_options=5)  # type: ignore[arg-type]
+    print(end)
+    return total
+
+
 class Arm:
     async def move_arm(self, *, joint: int, angle: float, invocation: rtc.RpcInvocationData) -> Pose:
         if angle > 90.0:
@@ -60,8 +87,27 @@ class Arm:
     async def whoami(self, *, invocation: rtc.RpcInvocationData) -> str:
         return invocation.caller_identity
 
-    async def calibrate(self, *, millis: int, invocation: rtc.RpcInvocationData) -> None:
-        await asyncio.sleep(millis / 1000)
+    async def calibrate(self, *, millis: int, invocation: CancellableInvocation) -> None:
+        try:
+            await asyncio.wait_for(invocation.cancelled.wait(), millis / 1000)
+        except asyncio.TimeoutError:
+            pass
+
+    async def watch_joint(
+        self, *, joint: int, every_ms: int, count: int, invocation: CancellableInvocation
+    ) -> AsyncIterator[JointState]:
+        for seq in range(count):
+            if invocation.cancelled.is_set():
+                return
+            yield JointState(joint=joint, angle=40.0, seq=seq)
+            await asyncio.sleep(every_ms / 1000)
+
+
+class ArmThatStreamsText(Arm):
+    async def watch_joint(  # type: ignore[override]
+        self, *, joint: int, every_ms: int, count: int, invocation: CancellableInvocation
+    ) -> AsyncIterator[str]:
+        yield "not a JointState"
 
 
 class ArmThatCounts(Arm):
@@ -79,6 +125,7 @@ def serve(room: rtc.Room) -> None:
     stop()
     Robot.serve(room, ArmThatCounts())  # type: ignore[arg-type]
     Robot.serve(room, HalfAnArm())  # type: ignore[arg-type]
+    Robot.serve(room, ArmThatStreamsText())  # type: ignore[arg-type]
     Pose(joint=1)  # type: ignore[call-arg]
     error: GeoError = GeoErrorUnknown(kind="unknown", city="Atlantis")
     print(error)

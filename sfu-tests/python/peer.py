@@ -15,7 +15,7 @@ import os
 import resource
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 from livekit import api, rtc
 from pydantic import ValidationError
@@ -28,16 +28,25 @@ AGENTS_LOADED_AT_IMPORT = "livekit.agents" in sys.modules
 
 from robot_rpc import (  # noqa: E402
     ApplicationError,
+    ArmErrorNoSuchJoint,
+    ArmErrorNoSuchJointFields,
     ArmErrorOutOfReach,
     ArmErrorOutOfReachFields,
+    CancellableInvocation,
+    JointState,
     Pose,
     Robot,
     RpcCallError,
+    StreamOptions,
 )
 
 
 class Arm:
     """The Python side of `Robot`, as the Rust example's `Arm` behaves."""
+
+    def __init__(self) -> None:
+        # Why streams and cancellable calls stopped early, as the handlers saw it.
+        self.stops: list[str] = []
 
     async def move_arm(self, *, joint: int, angle: float, invocation: rtc.RpcInvocationData) -> Pose:
         if angle > 90.0:
@@ -53,8 +62,32 @@ class Arm:
     async def whoami(self, *, invocation: rtc.RpcInvocationData) -> str:
         return f"python sees {invocation.caller_identity}"
 
-    async def calibrate(self, *, millis: int, invocation: rtc.RpcInvocationData) -> None:
-        await asyncio.sleep(millis / 1000)
+    async def calibrate(self, *, millis: int, invocation: CancellableInvocation) -> None:
+        try:
+            await asyncio.wait_for(invocation.cancelled.wait(), millis / 1000)
+            self.stops.append(f"calibrate:{invocation.reason}")
+        except asyncio.TimeoutError:
+            pass
+
+    def watch_joint(
+        self, *, joint: int, every_ms: int, count: int, invocation: CancellableInvocation
+    ) -> AsyncIterator[JointState]:
+        # Checked here, so a bad joint refuses the call; the generator streams.
+        if joint > 5:
+            raise ApplicationError(ArmErrorNoSuchJoint(NoSuchJoint=ArmErrorNoSuchJointFields(joint=joint)), code=4004)
+        return self.readings(joint, every_ms, count, invocation)
+
+    async def readings(
+        self, joint: int, every_ms: int, count: int, invocation: CancellableInvocation
+    ) -> AsyncIterator[JointState]:
+        try:
+            for seq in range(count):
+                if seq > 0:
+                    await asyncio.sleep(every_ms / 1000)
+                yield JointState(joint=joint, angle=40.0 + (seq % 10) * 0.5, seq=seq)
+        finally:
+            if invocation.cancelled.is_set():
+                self.stops.append(f"watch:{invocation.reason}")
 
 
 def error_answer(error: Exception) -> dict[str, Any]:
@@ -78,6 +111,7 @@ def error_answer(error: Exception) -> dict[str, Any]:
 class Peer:
     def __init__(self) -> None:
         self.room = rtc.Room()
+        self.arm = Arm()
         self.stop_serving: Optional[Callable[[], None]] = None
 
     def token(self, identity: str, room: str) -> str:
@@ -110,6 +144,19 @@ class Peer:
         if method == "calibrate":
             return await robot.calibrate(millis=args["millis"])
         raise ValueError(f"no typed method {method}")
+
+    async def watch(self, cmd: dict[str, Any]) -> Any:
+        robot = Robot.client(self.room, cmd["dest"], response_timeout=30)
+        stream = await robot.watch_joint(
+            joint=cmd["joint"], every_ms=cmd["every_ms"], count=cmd["count"], stream_options=StreamOptions(window_items=8)
+        )
+        seqs: list[int] = []
+        async with stream:
+            async for reading in stream:
+                seqs.append(reading.seq)
+                if "take" in cmd and len(seqs) >= cmd["take"]:
+                    break
+        return {"seqs": seqs, "end": stream.end}
 
     async def bench(self, dest: str, calls: int, echo_bytes: int, rounds: int) -> dict[str, Any]:
         lp = self.room.local_participant
@@ -176,7 +223,7 @@ class Peer:
             await self.room.connect(cmd["url"], token)
             return self.room.local_participant.identity
         if op == "serve":
-            self.stop_serving = Robot.serve(self.room, Arm())
+            self.stop_serving = Robot.serve(self.room, self.arm)
             return None
         if op == "serve_echo":
             async def echo(data: rtc.RpcInvocationData) -> str:
@@ -204,6 +251,18 @@ class Peer:
             return await self.bench(cmd["dest"], cmd["calls"], cmd["echo_bytes"], cmd.get("echo_rounds", 1))
         if op == "peak_rss_kib":
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if op == "watch":
+            return await self.watch(cmd)
+        if op == "calibrate_cancel":
+            robot = Robot.client(self.room, cmd["dest"])
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(robot.calibrate(millis=cmd["millis"]), cmd["after_ms"] / 1000)
+                return {"cancelled": False}
+            except asyncio.TimeoutError:
+                return {"cancelled": True, "ms": int((time.monotonic() - started) * 1000)}
+        if op == "stops":
+            return self.arm.stops
         if op == "agent_tools":
             return await self.agent_tools(cmd["dest"])
         if op == "leave":

@@ -113,6 +113,117 @@ impl World {
         self.rt.block_on(client.calibrate(5)).unwrap();
     }
 
+    /// Waits until the Rust participant holds no stream, call, handler or queued call.
+    fn rust_settles(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let idle = livekit_typed_rpc::Diagnostics::default();
+        while self.robot.diagnostics() != idle {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rust-robot still holds {:?}",
+                self.robot.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Streams and cancellation through the server, with the SDK's generated module on one
+    /// side and Rust on the other, both ways.
+    fn streams_and_cancels_both_ways(&mut self) {
+        let dest = "rust-robot";
+        // The SDK consumes a whole Rust stream, then leaves one early: the Rust producer
+        // of 1000 readings 10 ms apart is gone at once.
+        let all = self.peer.ok(
+            json!({"cmd": "watch", "dest": dest, "joint": 2, "every_ms": 1, "count": 40}),
+            WAIT,
+        );
+        assert_eq!(all["seqs"], json!((0..40).collect::<Vec<_>>()), "{all}");
+        assert_eq!(all["end"], "completed", "{all}");
+        let early = self.peer.ok(
+            json!({"cmd": "watch", "dest": dest, "joint": 2, "every_ms": 10, "count": 1000, "take": 5}),
+            WAIT,
+        );
+        assert_eq!(early["seqs"], json!([0, 1, 2, 3, 4]), "{early}");
+        assert_eq!(early["end"], "cancelled", "{early}");
+        self.rust_settles();
+        let refused = self.peer.send(
+            json!({"cmd": "watch", "dest": dest, "joint": 9, "every_ms": 1, "count": 1}),
+            WAIT,
+        );
+        assert_eq!(refused["code"], 4004, "{refused}");
+        assert_eq!(
+            refused["app_error"],
+            json!({"NoSuchJoint": {"joint": 9}}),
+            "{refused}"
+        );
+        // A cancellable call the SDK gives up on is cancelled at the Rust side.
+        let cancelled = self.peer.ok(
+            json!({"cmd": "calibrate_cancel", "dest": dest, "millis": 10_000, "after_ms": 200}),
+            WAIT,
+        );
+        assert_eq!(cancelled["cancelled"], true, "{cancelled}");
+        self.rust_settles();
+        // A plain call of a streaming method: 1404 at once.
+        let plain = self.raw_call(
+            "robot.watch_joint",
+            r#"{"joint":2,"every_ms":10,"count":3}"#,
+        );
+        assert_eq!(plain["code"], 1404, "{plain}");
+
+        // Rust consumes the SDK's stream, then cancels one and a cancellable call.
+        let client = RobotClient::new(self.robot.clone(), self.peer_identity);
+        let readings = self
+            .rt
+            .block_on(async {
+                client
+                    .watch_joint(1, 1, 30)
+                    .await
+                    .unwrap()
+                    .collect_all()
+                    .await
+            })
+            .unwrap();
+        assert_eq!(readings.len(), 30);
+        assert!(readings
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.seq as usize == i));
+        match self.rt.block_on(client.watch_joint(9, 1, 1)) {
+            Err(CallError::Application(ArmError::NoSuchJoint { joint: 9 })) => {}
+            other => panic!("expected the SDK's typed open error, got {other:?}"),
+        }
+        self.rt.block_on(async {
+            let mut live = client.watch_joint(2, 10, 1000).await.unwrap();
+            for expected in 0..5 {
+                assert_eq!(live.next().await.unwrap().unwrap().seq, expected);
+            }
+            drop(live);
+            let call = client.calibrate(10_000);
+            assert!(tokio::time::timeout(Duration::from_millis(300), call)
+                .await
+                .is_err());
+        });
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let stops = self.peer.ok(json!({"cmd": "stops"}), WAIT);
+            let seen: Vec<&str> = stops
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if seen.contains(&"watch:cancel") && seen.contains(&"calibrate:cancel") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SDK's handlers saw no cancel: {stops}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.rust_settles();
+    }
+
     /// Bad input the SDK sends: errors that name the method and the parameter, and the
     /// Rust side carries on.
     fn sdk_sends_bad_input(&mut self) {
@@ -247,6 +358,7 @@ fn browser_livekit_client_calls_and_serves_rust_through_the_server() {
     let mut world = World::new(Sdk::Browser, "browser");
     generated_client_calls_rust(&mut world, "browser");
     world.rust_calls_the_sdk("browser sees");
+    world.streams_and_cancels_both_ways();
     world.sdk_sends_bad_input();
     world.rust_sends_bad_input();
     world.leave();
@@ -301,6 +413,7 @@ fn python_sdk_calls_and_serves_rust_through_the_server() {
         "{tools}"
     );
     world.rust_calls_the_sdk("python sees");
+    world.streams_and_cancels_both_ways();
     world.sdk_sends_bad_input();
     world.rust_sends_bad_input();
     world.leave();
@@ -342,6 +455,16 @@ fn node_sdk_calls_and_serves_rust_through_the_server() {
         "{who}"
     );
     world.rust_calls_the_sdk("node sees");
+    // rtc-node has no generated module: a plain caller of a streaming method gets 1404
+    // at once, saying why.
+    let plain = world.raw_call(
+        "robot.watch_joint",
+        r#"{"joint":2,"every_ms":10,"count":3}"#,
+    );
+    assert_eq!(plain["code"], 1404, "{plain}");
+    let why: Value = serde_json::from_str(plain["data"].as_str().unwrap_or_default())
+        .expect("the reason travels as JSON in data");
+    assert_eq!(why["typed_rpc"]["kind"], "stream_required", "{plain}");
     world.sdk_sends_bad_input();
     world.leave();
 }

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
-from typing import Annotated, Any, Awaitable, Callable, Final, Generic, Literal, Optional, Protocol, TypeVar, Union
+import uuid
+from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, Final, Generic, Literal, Optional, Protocol, TypeVar, Union
 
 from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError

@@ -61,7 +61,20 @@ const PYTHON_KEYWORDS: &[&str] = &[
     "yield",
     "invocation",
     "self",
+    "stream_options",
 ];
+
+/// The `typed_rpc` wire for modules whose service streams or cancels (kept in each such
+/// module, as the rest of the support code).
+const STREAMING_SUPPORT: &str = include_str!("python_streaming.py");
+
+/// Whether the service has streaming or cancellable methods.
+fn needs_room(contract: &ServiceContract) -> bool {
+    contract
+        .methods
+        .iter()
+        .any(|m| m.stream.is_some() || m.cancellable)
+}
 
 /// The Python module for `contract` (`<stem>_rpc.py`).
 pub fn python(contract: &ServiceContract) -> Result<String, ContractError> {
@@ -85,13 +98,18 @@ pub fn python(contract: &ServiceContract) -> Result<String, ContractError> {
     out.push_str(&docstring(&contract.docs, ""));
     out.push_str(
         "\nfrom __future__ import annotations\n\n\
+         import asyncio\n\
          import importlib\n\
          import json\n\
-         from typing import Annotated, Any, Awaitable, Callable, Final, Generic, Literal, Optional, Protocol, TypeVar, Union\n\n\
+         import uuid\n\
+         from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, Final, Generic, Literal, Optional, Protocol, TypeVar, Union\n\n\
          from livekit import rtc\n\
          from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError\n\n",
     );
     out.push_str(SUPPORT);
+    if needs_room(contract) {
+        out.push_str(STREAMING_SUPPORT);
+    }
     out.push_str("\n\n# --- Types\n");
     out.push_str(&module.render_types());
     out.push_str("\n\n# --- Client and handlers\n");
@@ -746,24 +764,54 @@ fn service(
                 adapter_name(m, "ERROR")
             );
         }
+        for (part, ty) in [("ITEM", &t.item), ("STREAM_ERROR", &t.item_error)] {
+            if let Some(ty) = ty {
+                let _ = writeln!(
+                    out,
+                    "{}: Final[TypeAdapter[{ty}]] = TypeAdapter({ty})",
+                    adapter_name(m, part)
+                );
+            }
+        }
     }
+    let room = needs_room(contract);
+    let target = if room {
+        "Union[rtc.LocalParticipant, rtc.Room]"
+    } else {
+        "rtc.LocalParticipant"
+    };
+    let own_participant = if room {
+        "self.target = participant\n        self.participant = participant.local_participant if isinstance(participant, rtc.Room) else participant\n"
+    } else {
+        "self.participant = participant\n"
+    };
 
     // The client.
     let _ = write!(
         out,
         "\n\nclass {service}Client:\n    \"\"\"Typed calls of `{service}`'s methods on one participant.\"\"\"\n\n    \
-         def __init__(\n        self,\n        participant: rtc.LocalParticipant,\n        destination_identity: str,\n        *,\n        response_timeout: Optional[float] = None,\n    ) -> None:\n        \
-         self.participant = participant\n        self.destination_identity = destination_identity\n        self.response_timeout = response_timeout\n"
+         def __init__(\n        self,\n        participant: {target},\n        destination_identity: str,\n        *,\n        response_timeout: Optional[float] = None,\n    ) -> None:\n        \
+         {own_participant}        self.destination_identity = destination_identity\n        self.response_timeout = response_timeout\n"
     );
     for (m, t) in contract.methods.iter().zip(types) {
         let ps = params(m, t, module);
-        let result = result_type(m, t);
-        let star = if ps.is_empty() { "" } else { ", *" };
+        let result = match &t.item {
+            Some(item) => format!("CallStream[{item}]"),
+            None => result_type(m, t),
+        };
+        let star = if ps.is_empty() && m.stream.is_none() {
+            ""
+        } else {
+            ", *"
+        };
+        let mut keywords = keyword_params(&ps);
+        if m.stream.is_some() {
+            keywords.push_str(", stream_options: StreamOptions = StreamOptions()");
+        }
         let _ = write!(
             out,
-            "\n    async def {}(self{star}{}) -> {result}:\n",
+            "\n    async def {}(self{star}{keywords}) -> {result}:\n",
             m.name,
-            keyword_params(&ps)
         );
         let mut doc = m.docs.trim().to_owned();
         if !doc.is_empty() {
@@ -773,7 +821,18 @@ fn service(
             Some(e) => format!("Raises `RpcCallError`; its `app_error` is a `{e}` when the handler returned its typed error."),
             None => "Raises `RpcCallError` (LiveKit's errors: timeouts, unknown method, ...).".into(),
         };
-        let _ = write!(doc, "Calls `{}`. {raises}", m.wire_name);
+        if m.stream.is_some() {
+            let _ = write!(
+                doc,
+                "Opens the stream `{}` (the client must be made with the Room): iterate the returned `CallStream` with `async for`; `aclose()` cancels it. {raises}",
+                m.wire_name
+            );
+        } else {
+            let _ = write!(doc, "Calls `{}`. {raises}", m.wire_name);
+            if m.cancellable {
+                doc.push_str(" Cancelling this coroutine (a timeout, `task.cancel()`) cancels the handler at the server.");
+            }
+        }
         out.push_str(&docstring(&doc, "        "));
         let wire = py_string(&m.wire_name);
         let payload = if m.raw {
@@ -809,9 +868,27 @@ fn service(
         } else {
             "None".into()
         };
+        if m.stream.is_some() {
+            let item_typed = if t.item_error.is_some() {
+                adapter_name(m, "STREAM_ERROR")
+            } else {
+                "None".into()
+            };
+            let _ = writeln!(
+                out,
+                "        return await _open_stream(\n            self.target, self.destination_identity, {wire}, {payload}, stream_options, self.response_timeout, {}, {typed}, {item_typed}\n        )",
+                adapter_name(m, "ITEM")
+            );
+            continue;
+        }
+        let call = if m.cancellable {
+            "_call_cancellable"
+        } else {
+            "_call"
+        };
         let _ = writeln!(
             out,
-            "        reply = await _call(\n            self.participant, self.destination_identity, {wire}, {payload}, self.response_timeout, {typed}\n        )"
+            "        reply = await {call}(\n            self.participant, self.destination_identity, {wire}, {payload}, self.response_timeout, {typed}\n        )"
         );
         let body = match (&t.result, m.raw) {
             (None, _) => format!("_decode_unit({wire}, reply)"),
@@ -831,14 +908,35 @@ fn service(
     );
     for (m, t) in contract.methods.iter().zip(types) {
         let ps = params(m, t, module);
+        let mut doc = m.docs.trim().to_owned();
+        let (def, invocation, result) = match &t.item {
+            Some(item) => {
+                if !doc.is_empty() {
+                    doc.push_str("\n\n");
+                }
+                doc.push_str("Returns the items to stream (an async generator, say); `invocation.cancelled` is set when the caller cancels, leaves or the deadline passes. Raise `ApplicationError` from the handler itself to refuse the call (a generator's body only runs once iterated), or from the iteration to end the stream with a typed error.");
+                (
+                    "def",
+                    "CancellableInvocation",
+                    format!("AsyncIterator[{item}]"),
+                )
+            }
+            None if m.cancellable => {
+                if !doc.is_empty() {
+                    doc.push_str("\n\n");
+                }
+                doc.push_str("`invocation.cancelled` is set when the caller cancels or leaves; a result after that is not sent.");
+                ("async def", "CancellableInvocation", result_type(m, t))
+            }
+            None => ("async def", "rtc.RpcInvocationData", result_type(m, t)),
+        };
         let _ = write!(
             out,
-            "\n    async def {}(self, *{}, invocation: rtc.RpcInvocationData) -> {}:\n",
+            "\n    {def} {}(self, *{}, invocation: {invocation}) -> {result}:\n",
             m.name,
             keyword_params(&ps),
-            result_type(m, t)
         );
-        out.push_str(&docstring(&m.docs, "        "));
+        out.push_str(&docstring(&doc, "        "));
         out.push_str("        ...\n");
     }
 
@@ -871,10 +969,15 @@ fn service(
     }
     out.push_str("    }\n    \"\"\"Wire names, by method.\"\"\"\n");
 
+    let room_note = if room {
+        ", or the Room, which streaming methods need"
+    } else {
+        ""
+    };
     let _ = write!(
         out,
-        "\n    @staticmethod\n    def client(\n        participant: rtc.LocalParticipant,\n        destination_identity: str,\n        *,\n        response_timeout: Optional[float] = None,\n    ) -> {service}Client:\n        \
-         \"\"\"A client calling `destination_identity` through `participant` (`room.local_participant`).\"\"\"\n        \
+        "\n    @staticmethod\n    def client(\n        participant: {target},\n        destination_identity: str,\n        *,\n        response_timeout: Optional[float] = None,\n    ) -> {service}Client:\n        \
+         \"\"\"A client calling `destination_identity` through `participant` (`room.local_participant`{room_note}).\"\"\"\n        \
          return {service}Client(participant, destination_identity, response_timeout=response_timeout)\n"
     );
 
@@ -907,22 +1010,58 @@ fn service(
             }
         };
         let mut call_args = call_args;
-        call_args.push("invocation=data".into());
+        let extended = m.stream.is_some() || m.cancellable;
+        call_args.push(if extended {
+            "invocation=invocation".into()
+        } else {
+            "invocation=data".into()
+        });
         let call = format!("await handlers.{}({})", m.name, call_args.join(", "));
+        // A cancellable handler runs inside `handle`, one level deeper.
+        let indent = if m.cancellable {
+            "                    "
+        } else {
+            "                "
+        };
+        if m.cancellable {
+            let _ = writeln!(
+                body,
+                "                async def handle(invocation: CancellableInvocation) -> str:"
+            );
+        }
         match (&t.result, m.raw) {
+            _ if m.stream.is_some() => {
+                let items = format!("handlers.{}({})", m.name, call_args.join(", "));
+                let item_typed = if t.item_error.is_some() {
+                    adapter_name(m, "STREAM_ERROR")
+                } else {
+                    "None".into()
+                };
+                let _ = writeln!(
+                    body,
+                    "                return await _serve_stream(room, {wire}, data, {}, {item_typed}, lambda invocation: {items})",
+                    adapter_name(m, "ITEM")
+                );
+            }
             (None, _) => {
-                let _ = writeln!(body, "                {call}\n                return \"\"");
+                let _ = writeln!(body, "{indent}{call}\n{indent}return \"\"");
             }
             (Some(_), true) => {
-                let _ = writeln!(body, "                return {call}");
+                let _ = writeln!(body, "{indent}return {call}");
             }
             (Some(_), false) => {
                 let _ = writeln!(
                     body,
-                    "                return _encode_result({}, {call})",
+                    "{indent}return _encode_result({}, {call})",
                     adapter_name(m, "RESULT")
                 );
             }
+        }
+        if m.cancellable {
+            let _ = writeln!(
+                body,
+                "                return await _serve_cancellable(room, data, handle, {wire})"
+            );
         }
         let typed = if t.error.is_some() {
             adapter_name(m, "ERROR")
@@ -951,6 +1090,7 @@ fn service(
     let specs: Vec<Value> = contract
         .methods
         .iter()
+        .filter(|m| m.stream.is_none())
         .zip(tools.as_array().into_iter().flatten())
         .map(|(m, tool)| {
             let f = &tool["function"];
