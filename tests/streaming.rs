@@ -12,7 +12,7 @@ use livekit_typed_rpc::streaming::{
 };
 use livekit_typed_rpc::{
     livekit_rpc, CallError, Diagnostics, JoinOptions, MemoryRoom, Participant, PerformRpcData,
-    RpcContext, RpcError, RpcInvocationData, RpcLimits,
+    RpcContext, RpcError, RpcInvocationData, RpcLimits, TransferDirection, TransferProgress,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::{sleep, timeout, Instant};
@@ -55,6 +55,8 @@ pub trait Feed {
     /// Waits up to `ms` without a context: dropped when cancelled.
     #[rpc(cancellable)]
     async fn wait_blind(&self, ms: u64) -> u64;
+    /// The text back, for transfer progress.
+    async fn echo_text(&self, text: String) -> String;
 }
 
 #[derive(Default)]
@@ -153,6 +155,10 @@ impl Feed for FeedImpl {
             }
             _ = sleep(Duration::from_millis(ms)) => Ok(ms),
         }
+    }
+
+    async fn echo_text(&self, text: String) -> String {
+        text
     }
 
     async fn wait_blind(&self, ms: u64) -> u64 {
@@ -611,6 +617,73 @@ async fn a_cancellable_handler_sees_its_caller_leave() {
         "{reason:?}"
     );
     settles(&[&s.server]).await;
+}
+
+/// The progress reports of one call, by direction.
+fn split(reports: &[TransferProgress]) -> (Vec<TransferProgress>, Vec<TransferProgress>) {
+    reports
+        .iter()
+        .partition(|p| p.direction == TransferDirection::Request)
+}
+
+#[tokio::test]
+async fn a_large_call_reports_its_progress_both_ways() {
+    for compression in [true, false] {
+        let room = MemoryRoom::new();
+        let options = JoinOptions {
+            compression,
+            ..Default::default()
+        };
+        let server = room.join_with("server", options.clone()).await.unwrap();
+        let caller = room.join_with("caller", options).await.unwrap();
+        let _serving = server.serve(FeedServer::new(FeedImpl::default())).unwrap();
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let log = reports.clone();
+        let feed = FeedClient::new(caller.clone(), "server")
+            .with_progress(move |p| log.lock().unwrap().push(p));
+
+        // 3 MB of random letters (DEFLATE keeps about 60 % of them): a stream of many
+        // chunks each way, reported piece by piece.
+        let mut state = 0x2545_f491_u64;
+        let text: String = (0..3_000_000u32)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (b'a' + (state % 26) as u8) as char
+            })
+            .collect();
+        let back = feed.echo_text(text.clone()).await.unwrap();
+        assert_eq!(back.len(), text.len());
+        let (request, response) = split(&reports.lock().unwrap());
+        let request_total = text.len() as u64 + r#"{"text":""}"#.len() as u64;
+        let response_total = text.len() as u64 + 2;
+        for (reports, total) in [(&request, request_total), (&response, response_total)] {
+            assert!(
+                reports.len() > 10,
+                "compression {compression}: {} reports: {reports:?}",
+                reports.len()
+            );
+            assert!(
+                reports.windows(2).all(|w| w[0].bytes <= w[1].bytes),
+                "never goes back"
+            );
+            assert!(reports
+                .iter()
+                .all(|p| p.total == Some(total) && p.bytes <= total));
+            assert_eq!(reports.last().unwrap().bytes, total, "ends at the total");
+        }
+
+        // A small call: one report each way, whole.
+        reports.lock().unwrap().clear();
+        assert_eq!(feed.echo_text("hi".into()).await.unwrap(), "hi");
+        let (request, response) = split(&reports.lock().unwrap());
+        assert_eq!(request.len(), 1, "{request:?}");
+        assert_eq!(request[0].bytes, request[0].total.unwrap());
+        assert_eq!(response.len(), 1, "{response:?}");
+        assert_eq!(response[0].bytes, 4);
+        settles(&[&server, &caller]).await;
+    }
 }
 
 mod framing {

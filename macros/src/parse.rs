@@ -41,6 +41,7 @@ const RESERVED: &[&str] = &[
     "new",
     "with_timeout",
     "with_stream",
+    "with_progress",
     "destination",
     "endpoint",
     "timeout",

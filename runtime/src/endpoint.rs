@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::error::{Error, RpcError, RpcErrorCode};
 use crate::room::{BoxFuture, RemoteParticipant};
 pub use crate::rpc::RawHandler;
-use crate::rpc::{CallerPolicy, PerformRpcData, RpcInvocationData};
+use crate::rpc::{CallerPolicy, PerformRpcData, ProgressFn, RpcInvocationData};
 use crate::streaming::StreamHub;
 
 /// The one seam between generated code and a participant: perform a call, register and
@@ -22,6 +22,19 @@ pub trait RpcEndpoint: Clone + Send + Sync + 'static {
         &self,
         data: PerformRpcData,
     ) -> impl Future<Output = Result<String, RpcError>> + Send;
+
+    /// [`RpcEndpoint::perform_rpc`], telling `progress` how far the request and the
+    /// response have come; the default cannot tell and makes a plain call.
+    #[doc(hidden)]
+    fn perform_rpc_with_progress(
+        &self,
+        data: PerformRpcData,
+        progress: ProgressFn,
+    ) -> BoxFuture<'static, Result<String, RpcError>> {
+        let _ = progress;
+        let this = self.clone();
+        Box::pin(async move { this.perform_rpc(data).await })
+    }
 
     /// Serves `method` with an already boxing handler.
     fn register_raw(&self, method: &str, handler: RawHandler) -> Result<(), Error>;

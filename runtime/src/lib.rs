@@ -239,7 +239,10 @@ pub use room::{
     ConnectionState, JoinOptions, MemoryRoom, ParticipantKind, RemoteParticipant, RoomConfig,
     RpcLimits,
 };
-pub use rpc::{CallDiagnosis, CallerPolicy, PerformRpcData, RpcInvocationData};
+pub use rpc::{
+    CallDiagnosis, CallerPolicy, PerformRpcData, RpcInvocationData, TransferDirection,
+    TransferProgress,
+};
 pub use typed::{
     serve, serve_with, ErrorCode, RpcContext, RpcEndpoint, ServeOptions, Service, Serving,
 };

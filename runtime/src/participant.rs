@@ -16,7 +16,9 @@ use crate::room::{
     merge_attributes, BoxFuture, Connection, ConnectionState, JoinOptions, MemoryRoom,
     RemoteParticipant, RemoteRegistry, RoomEvent, TransportError,
 };
-use crate::rpc::{self, CallerPolicy, PerformRpcData, RpcEngine, RpcInvocationData};
+use crate::rpc::{
+    self, CallerPolicy, PerformRpcData, ProgressFn, RpcEngine, RpcInvocationData, TransferProgress,
+};
 use crate::streaming::{wire as typed_wire, StreamHub};
 use crate::streams::incoming::{IncomingStreams, Opened};
 use crate::streams::sender::StreamSender;
@@ -476,6 +478,35 @@ impl Participant {
         rpc::client::perform(&self.core().rpc, data).await
     }
 
+    /// [`Participant::perform_rpc`], telling `progress` how far the request goes out and
+    /// the response comes in ([`TransferProgress`]): after each published or received
+    /// piece of an RPC v2 stream, once for a payload in one packet.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use livekit_typed_rpc::{MemoryRoom, PerformRpcData, RpcInvocationData, TransferDirection};
+    /// use std::sync::{Arc, Mutex};
+    /// let room = MemoryRoom::new();
+    /// let alice = room.join("alice").await.unwrap();
+    /// let bob = room.join("bob").await.unwrap();
+    /// alice.register_rpc_method("echo", |d: RpcInvocationData| async move { Ok(d.payload) }).unwrap();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let call = PerformRpcData { destination_identity: "alice".into(), method: "echo".into(),
+    ///     payload: "x".repeat(100_000), ..Default::default() };
+    /// bob.perform_rpc_with_progress(call, move |p| log.lock().unwrap().push(p)).await.unwrap();
+    /// let last = *seen.lock().unwrap().last().unwrap();
+    /// assert_eq!((last.direction, last.bytes, last.total), (TransferDirection::Response, 100_000, Some(100_000)));
+    /// # }
+    /// ```
+    pub async fn perform_rpc_with_progress(
+        &self,
+        data: PerformRpcData,
+        progress: impl Fn(TransferProgress) + Send + Sync + 'static,
+    ) -> Result<String, RpcError> {
+        rpc::client::perform_with_progress(&self.core().rpc, data, Some(Arc::new(progress))).await
+    }
+
     /// Serves `method`; fails if it already has a handler.
     pub fn register_rpc_method<F, Fut>(&self, method: &str, handler: F) -> Result<(), Error>
     where
@@ -636,6 +667,17 @@ impl RpcEndpoint for Participant {
         data: PerformRpcData,
     ) -> impl Future<Output = Result<String, RpcError>> + Send {
         Participant::perform_rpc(self, data)
+    }
+
+    fn perform_rpc_with_progress(
+        &self,
+        data: PerformRpcData,
+        progress: ProgressFn,
+    ) -> BoxFuture<'static, Result<String, RpcError>> {
+        let engine = self.core().rpc.clone();
+        Box::pin(
+            async move { rpc::client::perform_with_progress(&engine, data, Some(progress)).await },
+        )
     }
 
     fn register_raw(&self, method: &str, handler: RawHandler) -> Result<(), Error> {

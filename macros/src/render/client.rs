@@ -68,6 +68,16 @@ pub fn render(service: &Service) -> TokenStream {
                 Self { __lk: self.__lk.with_stream(config) }
             }
 
+            /// A copy of this client that tells `progress` how far each call's request
+            /// goes out and its response comes in (bytes so far, total): for large
+            /// payloads, which travel as RPC v2 streams.
+            pub fn with_progress(
+                &self,
+                progress: impl ::core::ops::Fn(#krate::TransferProgress) + ::core::marker::Send + ::core::marker::Sync + 'static,
+            ) -> Self {
+                Self { __lk: self.__lk.with_progress(progress) }
+            }
+
             /// The identity this client calls.
             pub fn destination(&self) -> &str {
                 self.__lk.destination()

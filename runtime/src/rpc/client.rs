@@ -13,8 +13,10 @@ use crate::error::{RpcError, RpcErrorCode};
 use crate::proto::{self, data_packet, rpc_response, RpcRequest, RpcResponse};
 use crate::rpc::diagnosis::{millis, CallDiagnosis, CallTransport};
 use crate::rpc::RpcEngine;
-use crate::rpc::{PerformRpcData, MIN_WIRE_RESPONSE_TIMEOUT};
-use crate::streams::TextStreamReader;
+use crate::rpc::{
+    PerformRpcData, ProgressFn, TransferDirection, TransferProgress, MIN_WIRE_RESPONSE_TIMEOUT,
+};
+use crate::streams::{ProgressCallback, TextStreamReader};
 
 /// How a pending call ended, as seen by the dispatcher.
 enum Settlement {
@@ -27,6 +29,7 @@ enum Settlement {
 
 struct Pending {
     destination: String,
+    progress: Option<ProgressFn>,
     ack: Option<oneshot::Sender<()>>,
     settle: oneshot::Sender<Settlement>,
 }
@@ -59,6 +62,14 @@ impl PendingCalls {
     pub(crate) fn handle_response_packet(&self, response: RpcResponse) {
         match response.value {
             Some(rpc_response::Value::Payload(payload)) => {
+                if let Some(progress) = self.progress_of(&response.request_id) {
+                    let bytes = payload.len() as u64;
+                    progress(TransferProgress {
+                        direction: TransferDirection::Response,
+                        bytes,
+                        total: Some(bytes),
+                    });
+                }
                 self.settle(&response.request_id, Settlement::Response(Ok(payload)))
             }
             Some(rpc_response::Value::Error(error)) => self.settle(
@@ -70,6 +81,10 @@ impl PendingCalls {
                 "RpcResponse without payload or error (compressed_payload is not part of RPC v2) ignored"
             ),
         }
+    }
+
+    fn progress_of(&self, request_id: &str) -> Option<ProgressFn> {
+        self.lock().get(request_id).and_then(|p| p.progress.clone())
     }
 
     /// An `lk.rpc_response` stream opened; read it unless it comes from the wrong sender.
@@ -98,8 +113,13 @@ impl PendingCalls {
             }
         }
         let client = self.clone();
+        let progress = self.progress_of(&request_id);
         tokio::spawn(async move {
-            let result = reader.read_all().await.map_err(|e| match e {
+            let result = match progress {
+                None => reader.read_all().await,
+                Some(progress) => read_reporting(reader, progress).await,
+            };
+            let result = result.map_err(|e| match e {
                 crate::streams::StreamError::PayloadTooLarge { limit } => RpcError::built_in(
                     RpcErrorCode::ResponsePayloadTooLarge,
                     Some(format!(
@@ -153,6 +173,24 @@ impl PendingCalls {
     }
 }
 
+/// Reads a response stream whole, reporting each piece.
+async fn read_reporting(
+    mut reader: TextStreamReader,
+    progress: ProgressFn,
+) -> Result<String, crate::streams::StreamError> {
+    let total = reader.info().total_length;
+    let mut text = String::new();
+    while let Some(piece) = reader.next_chunk().await {
+        text.push_str(&piece?);
+        progress(TransferProgress {
+            direction: TransferDirection::Response,
+            bytes: text.len() as u64,
+            total,
+        });
+    }
+    Ok(text)
+}
+
 /// Removes the pending entry however the call ends, including when the caller gives up
 /// (drops the future): no state outlives a call.
 struct PendingGuard<'a> {
@@ -167,9 +205,15 @@ impl Drop for PendingGuard<'_> {
 }
 
 /// Performs one call from the engine's participant.
-pub(crate) async fn perform(
+pub(crate) async fn perform(engine: &RpcEngine, call: PerformRpcData) -> Result<String, RpcError> {
+    perform_with_progress(engine, call, None).await
+}
+
+/// [`perform`], telling `progress` how far the request and the response have come.
+pub(crate) async fn perform_with_progress(
     engine: &RpcEngine,
     mut call: PerformRpcData,
+    progress: Option<ProgressFn>,
 ) -> Result<String, RpcError> {
     let started = Instant::now();
     let destination = engine.remote(&call.destination_identity);
@@ -230,6 +274,7 @@ pub(crate) async fn perform(
         request_id.clone(),
         Pending {
             destination: call.destination_identity.clone(),
+            progress: progress.clone(),
             ack: Some(ack_tx),
             settle: settle_tx,
         },
@@ -254,17 +299,28 @@ pub(crate) async fn perform(
                     proto::RPC_VERSION_V2.to_string(),
                 ),
             ]);
+            let on_progress = progress.clone().map(|progress| {
+                ProgressCallback::new(move |bytes, total| {
+                    progress(TransferProgress {
+                        direction: TransferDirection::Request,
+                        bytes,
+                        total: Some(total),
+                    })
+                })
+            });
             engine
                 .send_text_internal(
                     &payload,
                     proto::RPC_REQUEST_TOPIC,
                     attributes,
                     vec![call.destination_identity.clone()],
+                    on_progress,
                 )
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         } else {
+            let bytes = payload.len() as u64;
             let packet = proto::reliable_packet(
                 vec![call.destination_identity.clone()],
                 data_packet::Value::RpcRequest(RpcRequest {
@@ -276,11 +332,15 @@ pub(crate) async fn perform(
                     ..Default::default()
                 }),
             );
-            engine
-                .transport()
-                .publish(packet)
-                .await
-                .map_err(|e| e.to_string())
+            let published = engine.transport().publish(packet).await;
+            if let (Ok(()), Some(progress)) = (&published, &progress) {
+                progress(TransferProgress {
+                    direction: TransferDirection::Request,
+                    bytes,
+                    total: Some(bytes),
+                });
+            }
+            published.map_err(|e| e.to_string())
         }
     };
     tokio::pin!(publish);

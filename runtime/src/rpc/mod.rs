@@ -21,7 +21,7 @@ use crate::room::{
     BoxFuture, JoinOptions, ParticipantKind, RemoteParticipant, RemoteRegistry, Transport,
 };
 use crate::streams::sender::StreamSender;
-use crate::streams::{SendTextOptions, SentStream, StreamError};
+use crate::streams::{ProgressCallback, SendTextOptions, SentStream, StreamError};
 
 /// A method handler as the engine stores it: one boxed future per call.
 pub type RawHandler =
@@ -104,11 +104,13 @@ impl RpcEngine {
         topic: &str,
         attributes: HashMap<String, String>,
         destinations: Vec<String>,
+        on_progress: Option<ProgressCallback>,
     ) -> Result<SentStream, StreamError> {
         let options = SendTextOptions {
             topic: topic.to_owned(),
             attributes,
             destination_identities: destinations,
+            on_progress,
             ..Default::default()
         };
         self.streams.send_text(text, options).await
@@ -120,6 +122,32 @@ impl RpcEngine {
         self.handlers.caller_left(identity);
     }
 }
+
+/// Which way a call's payload is moving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferDirection {
+    /// The request, going out.
+    Request,
+    /// The response, coming in.
+    Response,
+}
+
+/// How far a call's payload has come: payload bytes (before compression) sent or
+/// received so far, out of `total` where the sender announced it (every RPC v2 request
+/// and response of this crate and of livekit-client 2.21+ does; a payload in one packet
+/// is reported once, whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferProgress {
+    /// Request or response.
+    pub direction: TransferDirection,
+    /// Bytes so far.
+    pub bytes: u64,
+    /// Bytes in all, if known.
+    pub total: Option<u64>,
+}
+
+/// Told a call's [`TransferProgress`] as its payloads move.
+pub type ProgressFn = Arc<dyn Fn(TransferProgress) + Send + Sync>;
 
 /// What `perform_rpc` sends; field names as in rust-sdks.
 ///

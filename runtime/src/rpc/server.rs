@@ -513,6 +513,7 @@ async fn respond(
                 proto::RPC_RESPONSE_TOPIC,
                 attributes,
                 vec![caller.to_owned()],
+                None,
             )
             .await;
         if let Err(e) = sent {

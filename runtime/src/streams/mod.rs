@@ -231,6 +231,37 @@ impl StreamReader<Vec<u8>> {
     }
 }
 
+/// Told how far a stream's payload has gone out: `(bytes, total)`, payload bytes (before
+/// compression) published so far and in all, as livekit-client's `onProgress`.
+///
+/// ```
+/// use livekit_typed_rpc::streams::{ProgressCallback, SendTextOptions};
+/// let options = SendTextOptions {
+///     on_progress: Some(ProgressCallback::new(|sent, total| println!("{sent}/{total}"))),
+///     ..SendTextOptions::topic("files")
+/// };
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct ProgressCallback(Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl ProgressCallback {
+    /// Wraps `report`, called with `(bytes, total)` after each published piece.
+    pub fn new(report: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(report))
+    }
+
+    pub(crate) fn report(&self, bytes: u64, total: u64) {
+        (self.0)(bytes, total)
+    }
+}
+
+impl std::fmt::Debug for ProgressCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressCallback")
+    }
+}
+
 /// Options for [`crate::Participant::send_text`].
 #[derive(Debug, Clone)]
 pub struct SendTextOptions {
@@ -247,6 +278,8 @@ pub struct SendTextOptions {
     /// Files sent first, as byte streams on the same topic, and named in the text's
     /// `attached_stream_ids` (a text with attachments never goes inline).
     pub attachments: Vec<std::path::PathBuf>,
+    /// Told after each published piece how much of the text has gone out.
+    pub on_progress: Option<ProgressCallback>,
 }
 
 impl Default for SendTextOptions {
@@ -258,6 +291,7 @@ impl Default for SendTextOptions {
             stream_id: None,
             compress: true,
             attachments: Vec::new(),
+            on_progress: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::proto::{self, data_packet, data_stream, DataPacket, Message};
 use crate::room::{RemoteParticipant, Transport};
 use crate::streams::deflate;
 use crate::streams::utf8::split_utf8;
-use crate::streams::{SentStream, StreamError};
+use crate::streams::{ProgressCallback, SentStream, StreamError};
 
 /// How a send may travel, decided from the recipients' advertised protocol and capabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,8 +179,14 @@ pub(crate) async fn send_payload(
     is_text: bool,
     eligibility: Eligibility,
     compress_allowed: bool,
+    progress: Option<&ProgressCallback>,
 ) -> Result<SentStream, StreamError> {
     let total = payload.len() as u64;
+    let report = |bytes: u64| {
+        if let Some(progress) = progress {
+            progress.report(bytes, total);
+        }
+    };
     // Tried only where it can pay; kept only where it is strictly smaller (below).
     let compress = eligibility.compress
         && compress_allowed
@@ -202,7 +208,8 @@ pub(crate) async fn send_payload(
                 break;
             }
             if out.len() > proto::STREAM_CHUNK_SIZE_BYTES {
-                return send_compressing(transport, spec, total, deflater, out, rest).await;
+                return send_compressing(transport, spec, total, deflater, out, rest, progress)
+                    .await;
             }
         }
     }
@@ -224,6 +231,7 @@ pub(crate) async fn send_payload(
             let packet = spec.packet(data_packet::Value::StreamHeader(header));
             if packet.encoded_len() <= proto::STREAM_CHUNK_SIZE_BYTES {
                 publish(transport, packet).await?;
+                report(total);
                 return Ok(SentStream {
                     stream_id: spec.stream_id,
                     packets: 1,
@@ -248,9 +256,12 @@ pub(crate) async fn send_payload(
     let header_packet = spec.checked_header_packet(header)?;
     publish(transport, header_packet).await?;
     let mut wire = 0u64;
+    let wire_total = pieces.iter().map(|p| p.len() as u64).sum::<u64>().max(1);
     for (index, piece) in pieces.iter().enumerate() {
         wire += piece.len() as u64;
         publish(transport, spec.chunk(index as u64, piece.to_vec())).await?;
+        // Compressed, the payload's share is the wire's (the DEFLATE stream is one piece).
+        report(total * wire / wire_total);
     }
     publish(transport, spec.trailer(String::new())).await?;
     Ok(SentStream {
@@ -338,17 +349,25 @@ async fn send_compressing(
     mut deflater: deflate::Deflater,
     out: Vec<u8>,
     rest: &[u8],
+    progress: Option<&ProgressCallback>,
 ) -> Result<SentStream, StreamError> {
     let mut header = spec.header(Some(total));
     header.compression = proto::COMPRESSION_DEFLATE_RAW;
     publish(transport, spec.checked_header_packet(header)?).await?;
     let mut chunks = ChunkPublisher::new(transport, &spec, out);
     chunks.publish_ready(rest.is_empty()).await?;
+    let mut consumed = total - rest.len() as u64;
     let mut pieces = rest.chunks(COMPRESS_FEED_BYTES).peekable();
     while let Some(piece) = pieces.next() {
         let last = pieces.peek().is_none();
         deflater.feed(piece, last, chunks.buffer());
         chunks.publish_ready(last).await?;
+        // What the published chunks carry, in payload bytes: the input fed so far, less
+        // what still waits in the buffer (at most a chunk); reported as input consumed.
+        consumed += piece.len() as u64;
+        if let Some(progress) = progress {
+            progress.report(if last { total } else { consumed }, total);
+        }
     }
     chunks.end(String::new(), total, true).await
 }

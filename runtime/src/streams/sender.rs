@@ -108,6 +108,7 @@ impl StreamSender {
             true,
             eligibility,
             options.compress,
+            options.on_progress.as_ref(),
         )
         .await
     }
@@ -134,6 +135,7 @@ impl StreamSender {
             false,
             eligibility,
             options.compress,
+            None,
         )
         .await
     }

@@ -34,12 +34,25 @@ use super::ErrorCode;
 use std::time::Duration;
 
 /// The state behind a generated client.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientCore<P> {
     endpoint: P,
     destination: String,
     timeout: Option<Duration>,
     stream: StreamConfig,
+    progress: Option<crate::rpc::ProgressFn>,
+}
+
+impl<P: std::fmt::Debug> std::fmt::Debug for ClientCore<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCore")
+            .field("endpoint", &self.endpoint)
+            .field("destination", &self.destination)
+            .field("timeout", &self.timeout)
+            .field("stream", &self.stream)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl<P: RpcEndpoint> ClientCore<P> {
@@ -49,6 +62,17 @@ impl<P: RpcEndpoint> ClientCore<P> {
             destination,
             timeout: None,
             stream: StreamConfig::default(),
+            progress: None,
+        }
+    }
+
+    pub fn with_progress(
+        &self,
+        progress: impl Fn(crate::rpc::TransferProgress) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            progress: Some(Arc::new(progress)),
+            ..self.clone()
         }
     }
 
@@ -97,7 +121,14 @@ impl<P: RpcEndpoint> ClientCore<P> {
         if let Some(t) = self.timeout {
             data.response_timeout = t;
         }
-        self.endpoint.perform_rpc(data).await
+        match &self.progress {
+            Some(progress) => {
+                self.endpoint
+                    .perform_rpc_with_progress(data, progress.clone())
+                    .await
+            }
+            None => self.endpoint.perform_rpc(data).await,
+        }
     }
 
     /// Calls a `#[rpc(cancellable)]` method: the arguments carry a call id, and dropping
