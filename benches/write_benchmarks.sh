@@ -7,7 +7,8 @@
 # typed by hand: rerun this script to refresh it. `write_benchmarks.sh streams` refreshes
 # the streaming and real-server sections; `write_benchmarks.sh links` refreshes only
 # the three sections measured on links (the shaped link, which needs root for `unshare -n`
-# and `tc`, the real server, and the SDKs through it).
+# and `tc`, the real server, and the SDKs through it); `write_benchmarks.sh first-build`
+# refreshes only the first-build section (a cold build of the quickstart, about 4 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,45 @@ shaped_link_section() {
   cargo bench --workspace --bench shaped_link 2> /dev/null
 }
 
+# What a newcomer meets first: `cargo run --example quickstart` from an empty target
+# directory (the crates already downloaded, as after any `cargo fetch`), then the
+# quickstart's 4 MB call in that debug build next to the same call in release, five runs
+# each, medians, in this run.
+first_build_section() {
+  local target="$work/first-build"
+  local started ended build_s
+  started=$(date +%s.%N)
+  CARGO_TARGET_DIR="$target" cargo run --quiet --example quickstart > "$work/quickstart-first.txt"
+  ended=$(date +%s.%N)
+  build_s=$(awk -v a="$started" -v b="$ended" 'BEGIN { print b - a }')
+  local crates
+  crates=$(cargo tree -p livekit-typed-rpc -e normal,build,dev --prefix none 2> /dev/null \
+    | sed 's/ (\*)//; s/ (proc-macro)//' | awk '{ print $1, $2 }' | sort -u | wc -l)
+  CARGO_TARGET_DIR="$target" cargo build --quiet --release --example quickstart
+  # The 4 MB call's time as the quickstart prints it (a Debug Duration), in milliseconds.
+  call_ms() {
+    for _ in 1 2 3 4 5; do
+      "$1" | sed -n 's/^snapshot.* bytes in \([0-9.]*\)\(m\?s\) .*/\1 \2/p' \
+        | awk '{ print ($2 == "s") ? $1 * 1000 : $1 }'
+    done | sort -n | sed -n 3p
+  }
+  local debug_ms release_ms
+  debug_ms=$(call_ms "$target/debug/examples/quickstart")
+  release_ms=$(call_ms "$target/release/examples/quickstart")
+  echo "## The first build (\`cargo run --example quickstart\` from nothing)"
+  echo
+  echo "An empty target directory, crates already downloaded, $(nproc) cores; the debug and release calls are medians of five runs each, in this run."
+  echo
+  echo "| measurement | this run | target |"
+  echo "|---|---|---|"
+  printf '| first `cargo run --example quickstart`, build and run | %.0f s (%d crates) | under 120 s |\n' "$build_s" "$crates"
+  printf '| the 4 MB `snapshot` call, debug build | %.0f ms | |\n' "$debug_ms"
+  printf '| the same call, release build | %.0f ms | |\n' "$release_ms"
+  printf '| debug against release | %.2fx | within 3x |\n' "$(awk -v d="$debug_ms" -v r="$release_ms" 'BEGIN { print d / r }')"
+  echo
+  echo "Why this section: the first try as a new user compiled for 5 min 30 s (257 crates: examples built every benchmark baseline and interop peer) and printed the 4 MB call at 2.5 s, the generic code running at opt-level 0. Moving the test suite and benchmarks into the \`suite\` member, \`livekit-token\` instead of \`livekit-api\`, and dependencies at opt-level 1 brought that to 2 min 11 s (103 crates), still over the 2-minute target. Since then: dependencies carry no debug info, livekit-protocol (the largest crate) builds at opt-level 0, the library at opt-level 1 instead of 2 (5-10 s less to build; the call stays within 1.5x of release), tracing without its attribute macros, and the examples' tokio with the two features they use instead of \`full\`."
+}
+
 # Replaces (or appends) the section of BENCHMARKS.md whose heading starts with $1 by the
 # file $2.
 replace_section() {
@@ -71,6 +111,13 @@ if [ "${1:-}" = streams ]; then
   replace_section "## Streaming results against separate calls" "$work/streaming.md"
   replace_section "## Through a real livekit-server" "$work/real_server.md"
   echo "wrote the streaming and real-server sections of BENCHMARKS.md"
+  exit 0
+fi
+
+if [ "${1:-}" = first-build ]; then
+  first_build_section > "$work/first_build.md"
+  replace_section "## The first build" "$work/first_build.md"
+  echo "wrote the first-build section of BENCHMARKS.md"
   exit 0
 fi
 
@@ -134,6 +181,7 @@ shaped_link_section > "$work/shaped_link.md"
 real_server_section > "$work/real_server.md"
 sdk_peers_section > "$work/sdk_peers.md"
 streaming_section > "$work/streaming.md"
+first_build_section > "$work/first_build.md"
 
 {
   echo "# Benchmarks"
@@ -175,5 +223,7 @@ streaming_section > "$work/streaming.md"
   cat "$work/sdk_peers.md"
   echo
   cat "$work/streaming.md"
+  echo
+  cat "$work/first_build.md"
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -211,9 +211,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if h.topic == "lk.rpc_response" && h.compression == 1)
     });
     println!(
-        "snapshot(4000000) -> {} bytes in {:?}; the response crossed the room as an RPC v2 stream of {} chunks (compressed: {})",
+        "snapshot(4000000) -> {} bytes in {:?} ({} build); the response crossed the room as an RPC v2 stream of {} chunks (compressed: {})",
         image.len(),
         started.elapsed(),
+        if cfg!(debug_assertions) { "debug" } else { "release" },
         response_chunks,
         compressed
     );
